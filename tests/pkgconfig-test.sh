@@ -8,21 +8,30 @@ failed=0
 need() {
 	if [ -e "$1" ]; then echo "ok: $1"; else echo "FAIL: missing $1"; failed=1; fi
 }
-need "$libdir/libbtevent.so"
-need "$includedir/btevent.h"
-need "$libdir/pkgconfig/libbtevent.pc"
-need "$mandir/man3/libbtevent.3"
+for lib in btevent btdht; do
+	need "$libdir/lib$lib.so"
+	need "$includedir/$lib.h"
+	need "$libdir/pkgconfig/lib$lib.pc"
+	need "$mandir/man3/lib$lib.3"
+done
 need "$mandir/man3/bt_event_publish.3"
+need "$mandir/man3/bt_dht_new.3"
+need "$prefix/bin/dht-crawl"
+need "$mandir/man1/dht-crawl.1"
 [ "$failed" = 0 ] || exit 1
 
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
-cp "$srcdir/tests/pkgconfig/event-client.c" "$tmp/"
 export PKG_CONFIG_PATH="$libdir/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
-flags=$(pkg-config --cflags --libs libbtevent) || { echo "FAIL: pkg-config libbtevent"; exit 1; }
-echo "pkg-config --cflags --libs libbtevent: $flags"
-(cd "$tmp" && $cc -std=c11 -Wall -Wextra -Werror event-client.c -o event-client $flags) \
-	|| { echo "FAIL: client does not build against the installed libbtevent"; exit 1; }
-LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$tmp/event-client" \
-	|| { echo "FAIL: client did not run"; exit 1; }
-echo "ok: a program outside the tree builds and runs against the installed libbtevent"
+for pair in libbtevent:event-client libbtdht:dht-client; do
+	lib=${pair%%:*} prog=${pair#*:}
+	cp "$srcdir/tests/pkgconfig/$prog.c" "$tmp/"
+	flags=$(pkg-config --cflags --libs "$lib") || { echo "FAIL: pkg-config $lib"; exit 1; }
+	echo "pkg-config --cflags --libs $lib: $flags"
+	(cd "$tmp" && $cc -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror "$prog.c" -o "$prog" $flags) \
+		|| { echo "FAIL: $prog does not build against the installed $lib"; exit 1; }
+	LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$tmp/$prog" \
+		|| { echo "FAIL: $prog did not run"; exit 1; }
+	echo "ok: a program outside the tree builds and runs against the installed $lib"
+done
+"$prefix/bin/dht-crawl" --version || { echo "FAIL: the installed dht-crawl does not run"; exit 1; }
