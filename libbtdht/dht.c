@@ -970,16 +970,24 @@ static void search_answer(bt_dht *d, struct txn *t, const bt_dht__krpc_msg *r, u
 static void bootstrap_answer(bt_dht *d, const bt_dht__krpc_msg *r, uint64_t now)
 {
 	/* A contact answered our find_node for our own id: look up our neighbourhood, starting
-	 * from the table (which now holds the contact) and the nodes it returned. */
-	uint64_t sid;
-	if (search_start(d, &d->id, BT_DHT__KRPC_M_FIND_NODE, 0, 0, true, NULL, NULL, now, &sid) <
-	    0)
-		return;
-	struct search *s = search_find(d, sid);
-	if (s) {
-		search_add_nodes(d, s, r);
-		search_step(d, s, now);
+	 * from the table (which now holds the contact) and the nodes it returned.  One such lookup
+	 * at a time: the answers of further contacts feed the running one, so the queries we send
+	 * at start do not grow with the number of contacts. */
+	struct search *s = NULL;
+	for (struct search *p = d->searches; p && !s; p = p->next)
+		if (p->internal && p->method == BT_DHT__KRPC_M_FIND_NODE &&
+		    bt_id_eq(&p->target, &d->id))
+			s = p;
+	if (!s) {
+		uint64_t sid;
+		if (search_start(d, &d->id, BT_DHT__KRPC_M_FIND_NODE, 0, 0, true, NULL, NULL, now,
+		                 &sid) < 0)
+			return;
+		if (!(s = search_find(d, sid)))
+			return;
 	}
+	search_add_nodes(d, s, r);
+	search_step(d, s, now);
 }
 
 static void sample_answer(bt_dht *d, struct txn *t, const bt_dht__krpc_msg *r)

@@ -521,6 +521,20 @@ int main(int argc, char **argv)
 		if (status == 0 && r.failures)
 			status = EXIT_PARTIAL;
 	} else {
+		/* First line: who we are, so a script can tell our node from the others. */
+		uint8_t id[20];
+		char h[41], a4[80] = "", a6[80] = "";
+		struct sockaddr_storage ss;
+		socklen_t sl;
+		bt_dht_get_id(dht, id);
+		hex(id, 20, h);
+		if (bt_dht_udp_local(r.udp, 4, &ss, &sl) == 0)
+			addr_str((struct sockaddr *)&ss, a4, sizeof(a4));
+		if (bt_dht_udp_local(r.udp, 6, &ss, &sl) == 0)
+			addr_str((struct sockaddr *)&ss, a6, sizeof(a6));
+		printf("{\"event\":\"ready\",\"id\":\"%s\",\"addr\":\"%s\",\"addr6\":\"%s\"}\n", h,
+		       a4, a6);
+		fflush(stdout);
 		if (state)
 			load_state(dht, state);
 		if (nboot == 0) {
