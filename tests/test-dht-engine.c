@@ -44,6 +44,7 @@ static struct net {
 	size_t qhead, qlen;
 	uint64_t now;
 	uint64_t dropped;
+	int v6; /* nodes live at fd00::1:i (IPv6 only) instead of 127.1.x.y */
 	/* the probe: a fake remote party whose received datagrams are kept here */
 	bt_addr probe_addr;
 	struct pkt probe_rx[64];
@@ -54,12 +55,20 @@ static bt_addr node_addr(int i)
 {
 	bt_addr a;
 	memset(&a, 0, sizeof(a));
+	a.port = 6881;
+	if (net.v6) {
+		a.family = 6;
+		a.ip[0] = 0xfd;
+		a.ip[13] = 1;
+		a.ip[14] = (uint8_t)(i >> 8);
+		a.ip[15] = (uint8_t)(i & 255);
+		return a;
+	}
 	a.family = 4;
 	a.ip[0] = 127;
 	a.ip[1] = 1;
 	a.ip[2] = (uint8_t)(i >> 8);
 	a.ip[3] = (uint8_t)(i & 255);
-	a.port = 6881;
 	return a;
 }
 
@@ -95,10 +104,11 @@ static int net_send(const uint8_t *data, size_t len, const struct sockaddr *to, 
 
 static struct node *node_at(const bt_addr *a)
 {
-	if (a->family != 4 || a->ip[0] != 127 || a->ip[1] != 1 || a->port != 6881)
+	int i = a->ip[net.v6 ? 14 : 2] << 8 | a->ip[net.v6 ? 15 : 3];
+	if (i >= net.n)
 		return NULL;
-	int i = a->ip[2] << 8 | a->ip[3];
-	return i < net.n ? &net.nodes[i] : NULL;
+	bt_addr want = node_addr(i);
+	return bt_addr_eq(a, &want) ? &net.nodes[i] : NULL;
 }
 
 static void on_infohash(const uint8_t ih[20], bt_dht_source src, const struct sockaddr *from,
@@ -108,9 +118,10 @@ static void on_infohash(const uint8_t ih[20], bt_dht_source src, const struct so
 	((struct node *)ud)->found_infohash++;
 }
 
-static void net_init(int n, void (*tweak)(bt_dht_options *))
+static void net_init_family(int n, void (*tweak)(bt_dht_options *), int v6)
 {
 	memset(&net, 0, sizeof(net));
+	net.v6 = v6;
 	net.q = malloc(sizeof(struct pkt) * QUEUE_MAX);
 	ck_assert_ptr_nonnull(net.q);
 	net.now = 1000000;
@@ -123,7 +134,7 @@ static void net_init(int n, void (*tweak)(bt_dht_options *))
 	net.probe_addr.port = 4000;
 	for (int i = 0; i < n; i++) {
 		bt_dht_options o = BT_DHT_OPTIONS_INIT;
-		o.families = BT_DHT_IPV4;
+		o.families = v6 ? BT_DHT_IPV6 : BT_DHT_IPV4;
 		o.seed = 1000 + (uint64_t)i;
 		o.send = net_send;
 		o.send_ud = &net.nodes[i];
@@ -137,6 +148,11 @@ static void net_init(int n, void (*tweak)(bt_dht_options *))
 		net.nodes[i].addr = node_addr(i);
 		ck_assert_int_eq(bt_dht_new(&net.nodes[i].dht, &o, net.now), 0);
 	}
+}
+
+static void net_init(int n, void (*tweak)(bt_dht_options *))
+{
+	net_init_family(n, tweak, 0);
 }
 
 static void net_free(void)
@@ -517,9 +533,9 @@ static void search_cb(const uint8_t ih[20], const struct sockaddr *peer, socklen
 	bt_addr_from_sockaddr(&sres.last, peer, pl);
 }
 
-START_TEST(test_search_and_announce)
+static void search_and_announce(int v6)
 {
-	net_init(80, NULL);
+	net_init_family(80, NULL, v6);
 	bootstrap_all(0);
 	run(20000);
 	uint8_t ih[20];
@@ -547,7 +563,21 @@ START_TEST(test_search_and_announce)
 	ck_assert(bt_addr_ip_eq(&sres.last, &net.nodes[10].addr));
 	ck_assert_uint_eq(sres.last.port, 7000);
 	ck_assert_int_eq(stats(50).searches, 0);
+	bt_dht_stats st = stats(50);
+	ck_assert_uint_gt(st.nodes[v6], 0); /* the table of the family in use */
+	ck_assert_uint_eq(st.nodes[!v6], 0);
 	net_free();
+}
+
+START_TEST(test_search_and_announce)
+{
+	search_and_announce(0);
+}
+END_TEST
+
+START_TEST(test_search_and_announce_ipv6)
+{
+	search_and_announce(1);
 }
 END_TEST
 
@@ -855,6 +885,7 @@ static Suite *engine_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_bootstrap_and_tables);
 	tcase_add_test(tc, test_search_and_announce);
+	tcase_add_test(tc, test_search_and_announce_ipv6);
 	tcase_add_test(tc, test_timeouts_and_retries);
 	tcase_add_test(tc, test_outgoing_query_budget);
 	tcase_add_test(tc, test_flood_bounded);
