@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "bencode.h"
+#include "krpc-eq.h"
 #include "krpc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -23,43 +24,6 @@ static void check(bool cond)
 {
 	if (!cond)
 		abort();
-}
-
-static bool bytes_eq(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
-{
-	if (!a || !b)
-		return !a && !b && an == bn;
-	return an == bn && memcmp(a, b, an) == 0;
-}
-
-/* Field by field, by content; values_skipped is left out (an encoding drops what was skipped). */
-static bool msg_eq(const bt_dht__krpc_msg *a, const bt_dht__krpc_msg *b)
-{
-	if (a->kind != b->kind || a->method != b->method || a->ro != b->ro ||
-	    a->has_ip != b->has_ip || !bt_addr_eq(&a->ip, &b->ip))
-		return false;
-	if (!bytes_eq(a->t, a->tlen, b->t, b->tlen) || !bytes_eq(a->v, a->vlen, b->v, b->vlen))
-		return false;
-	if (a->has_id != b->has_id || !bt_id_eq(&a->id, &b->id) || a->has_target != b->has_target ||
-	    !bt_id_eq(&a->target, &b->target) || a->has_info_hash != b->has_info_hash ||
-	    !bt_id_eq(&a->info_hash, &b->info_hash))
-		return false;
-	if (a->port != b->port || a->implied_port != b->implied_port || a->want != b->want ||
-	    !bytes_eq(a->token, a->token_len, b->token, b->token_len) ||
-	    !bytes_eq(a->nodes, a->nodes_len, b->nodes, b->nodes_len) ||
-	    !bytes_eq(a->nodes6, a->nodes6_len, b->nodes6, b->nodes6_len) ||
-	    !bytes_eq(a->samples, a->samples_len, b->samples, b->samples_len))
-		return false;
-	if (a->has_values != b->has_values || a->nvalues != b->nvalues ||
-	    a->nvalues > BT_DHT__KRPC_MAX_VALUES)
-		return false;
-	for (unsigned i = 0; i < a->nvalues; i++) {
-		if (!bytes_eq(a->values[i], a->values_len[i], b->values[i], b->values_len[i]))
-			return false;
-	}
-	return a->has_interval == b->has_interval && a->interval == b->interval &&
-	       a->has_num == b->has_num && a->num == b->num && a->err_code == b->err_code &&
-	       bytes_eq(a->err_msg, a->err_msg_len, b->err_msg, b->err_msg_len);
 }
 
 /* @p, @n lies inside the datagram (or is absent, with n == 0). */
@@ -156,7 +120,7 @@ static void check_failure(int rc, const bt_dht__krpc_msg *m, const uint8_t *data
 		z.has_ip = m->has_ip;
 		z.ip = m->ip;
 	}
-	check(msg_eq(&z, m) && m->values_skipped == 0);
+	check(krpc_msg_eq(&z, m) && m->values_skipped == 0);
 }
 
 static void check_encoding(const bt_dht__krpc_msg *m, size_t size)
@@ -185,7 +149,7 @@ static void check_encoding(const bt_dht__krpc_msg *m, size_t size)
 
 	check(bt_dht__krpc_parse(&back, out.data, out.len) == BT_DHT__KRPC_OK);
 	check_invariants(&back, out.data, out.len);
-	check(msg_eq(m, &back));
+	check(krpc_msg_eq(m, &back));
 	check(back.values_skipped == 0);
 
 	bt_buf_init(&again, 0);

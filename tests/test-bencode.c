@@ -6,6 +6,8 @@
  * no proper prefix of a valid value ever decodes (bencode is prefix-free).
  */
 #include <check.h>
+
+#include "test-util.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,15 +46,6 @@ static uint8_t *reencode(const bt_ben_doc *doc, size_t *len, int *rc)
 }
 
 /* Deterministic PRNG (xorshift64*) so every run tests the same inputs. */
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 2685821657736338717ull;
-}
-
 START_TEST(test_scalars)
 {
 	bt_ben_doc doc;
@@ -79,8 +72,8 @@ START_TEST(test_scalars)
 	const uint8_t *s = bt_ben_str(&doc, 0, &n);
 	ck_assert_uint_eq(n, 4);
 	ck_assert(memcmp(s, "spam", 4) == 0);
-	ck_assert_ptr_null(bt_ben_str(&doc, 1, &n)); /* out of range index */
-	ck_assert_int_eq(bt_ben_int(&doc, 0, &v), -1);  /* wrong type */
+	ck_assert_ptr_null(bt_ben_str(&doc, 1, &n));   /* out of range index */
+	ck_assert_int_eq(bt_ben_int(&doc, 0, &v), -1); /* wrong type */
 	ck_assert_int_eq(decode_s(&doc, "0:", 0), 0);
 	ck_assert_ptr_nonnull(bt_ben_str(&doc, 0, &n));
 	ck_assert_uint_eq(n, 0);
@@ -113,7 +106,8 @@ START_TEST(test_containers)
 	ck_assert(memcmp(raw, "d2:id20:abcdefghij0123456789e", n) == 0);
 	ck_assert_int_eq(bt_ben_dict_getz(&doc, 0, "zz"), -1);
 	ck_assert_int_eq(bt_ben_dict_getz(&doc, -1, "a"), -1);
-	ck_assert_int_eq(bt_ben_dict_getz(&doc, a, "q"), -1); /* keys do not leak out of a subtree */
+	ck_assert_int_eq(bt_ben_dict_getz(&doc, a, "q"),
+	                 -1); /* keys do not leak out of a subtree */
 	const uint8_t *y = bt_ben_dict_str(&doc, 0, "y", &n);
 	ck_assert(n == 1 && y[0] == 'q');
 
@@ -151,30 +145,30 @@ START_TEST(test_strict_rejects)
 		const char *in;
 		int code;
 	} bad[] = {
-		{"i03e", BT_BEN_E_NONCANONICAL},
-		{"i-0e", BT_BEN_E_NONCANONICAL},
-		{"i00e", BT_BEN_E_NONCANONICAL},
-		{"i-e", BT_BEN_E_SYNTAX},
-		{"ie", BT_BEN_E_SYNTAX},
-		{"i1.5e", BT_BEN_E_SYNTAX},
-		{"i+1e", BT_BEN_E_SYNTAX},
-		{"03:abc", BT_BEN_E_NONCANONICAL},
-		{"-1:a", BT_BEN_E_SYNTAX},
-		{"3abc", BT_BEN_E_SYNTAX},
-		{"d1:b0:1:a0:e", BT_BEN_E_KEYORDER},
-		{"d1:a0:1:a0:e", BT_BEN_E_KEYORDER},
-		{"d2:ab0:1:a0:e", BT_BEN_E_KEYORDER},
-		{"di1ei2ee", BT_BEN_E_KEYTYPE},
-		{"dlei1ee", BT_BEN_E_KEYTYPE},
-		{"d1:ae", BT_BEN_E_KEYTYPE},
-		{"i1ei2e", BT_BEN_E_TRAILING},
-		{"lee", BT_BEN_E_TRAILING},
-		{"e", BT_BEN_E_SYNTAX},
-		{"x", BT_BEN_E_SYNTAX},
-		{"l", BT_BEN_E_TRUNCATED},
-		{"d", BT_BEN_E_TRUNCATED},
-		{"5:abc", BT_BEN_E_TRUNCATED},
-		{"", BT_BEN_E_EMPTY},
+	    {"i03e", BT_BEN_E_NONCANONICAL},
+	    {"i-0e", BT_BEN_E_NONCANONICAL},
+	    {"i00e", BT_BEN_E_NONCANONICAL},
+	    {"i-e", BT_BEN_E_SYNTAX},
+	    {"ie", BT_BEN_E_SYNTAX},
+	    {"i1.5e", BT_BEN_E_SYNTAX},
+	    {"i+1e", BT_BEN_E_SYNTAX},
+	    {"03:abc", BT_BEN_E_NONCANONICAL},
+	    {"-1:a", BT_BEN_E_SYNTAX},
+	    {"3abc", BT_BEN_E_SYNTAX},
+	    {"d1:b0:1:a0:e", BT_BEN_E_KEYORDER},
+	    {"d1:a0:1:a0:e", BT_BEN_E_KEYORDER},
+	    {"d2:ab0:1:a0:e", BT_BEN_E_KEYORDER},
+	    {"di1ei2ee", BT_BEN_E_KEYTYPE},
+	    {"dlei1ee", BT_BEN_E_KEYTYPE},
+	    {"d1:ae", BT_BEN_E_KEYTYPE},
+	    {"i1ei2e", BT_BEN_E_TRAILING},
+	    {"lee", BT_BEN_E_TRAILING},
+	    {"e", BT_BEN_E_SYNTAX},
+	    {"x", BT_BEN_E_SYNTAX},
+	    {"l", BT_BEN_E_TRUNCATED},
+	    {"d", BT_BEN_E_TRUNCATED},
+	    {"5:abc", BT_BEN_E_TRUNCATED},
+	    {"", BT_BEN_E_EMPTY},
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		bt_ben_doc doc;
@@ -269,14 +263,14 @@ END_TEST
 START_TEST(test_huge_lengths)
 {
 	static const char *bad[] = {
-		"9223372036854775808:abc", /* 2^63 */
-		"9223372036854775807:abc",
-		"18446744073709551616:abc", /* 2^64: would wrap to 0 */
-		"18446744073709551619:abc", /* 2^64 + 3: would wrap to 3 */
-		"4294967296:abc",           /* 2^32 */
-		"4294967299:abc",
-		"99999999999999999999999999999999999999:",
-		"4:abc",
+	    "9223372036854775808:abc", /* 2^63 */
+	    "9223372036854775807:abc",
+	    "18446744073709551616:abc", /* 2^64: would wrap to 0 */
+	    "18446744073709551619:abc", /* 2^64 + 3: would wrap to 3 */
+	    "4294967296:abc",           /* 2^32 */
+	    "4294967299:abc",
+	    "99999999999999999999999999999999999999:",
+	    "4:abc",
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		bt_ben_doc doc;
@@ -320,15 +314,20 @@ END_TEST
 
 /* Real-looking messages: KRPC of every kind and a small torrent file. */
 static const char *samples[] = {
-	"d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe",
-	"d1:rd2:id20:mnopqrstuvwxyz123456e1:t2:aa1:y1:re",
-	"d1:ad2:id20:abcdefghij01234567896:target20:mnopqrstuvwxyz123456e1:q9:find_node1:t2:aa1:y1:qe",
-	"d1:rd2:id20:0123456789abcdefghij5:nodes52:0123456789abcdefghij012345KLMNOPQRSTUVWXYZ0123456789e1:t2:aa1:y1:re",
-	"d1:ad2:id20:abcdefghij012345678912:implied_porti1e9:info_hash20:mnopqrstuvwxyz1234564:porti6881e5:token8:aoeusnthe1:q13:announce_peer1:t2:aa1:y1:qe",
-	"d1:rd2:id20:abcdefghij01234567895:token8:aoeusnth6:valuesl6:axje.u6:idhtnmee1:t2:aa1:y1:re",
-	"d1:eli201e23:A Generic Error Ocurrede1:t2:aa1:y1:ee",
-	"d1:rd2:id20:abcdefghij01234567898:intervali21600e5:nodes0:3:numi3e7:samples20:mnopqrstuvwxyz123456e1:t2:aa1:y1:re",
-	"d8:announce31:http://tracker.invalid/announce4:infod5:filesld6:lengthi5e4:pathl1:a5:b.txteed6:lengthi7e4:pathl1:ceee4:name4:test12:piece lengthi16384e6:pieces20:01234567890123456789ee",
+    "d1:ad2:id20:abcdefghij0123456789e1:q4:ping1:t2:aa1:y1:qe",
+    "d1:rd2:id20:mnopqrstuvwxyz123456e1:t2:aa1:y1:re",
+    "d1:ad2:id20:abcdefghij01234567896:target20:mnopqrstuvwxyz123456e1:q9:find_node1:t2:aa1:y1:qe",
+    "d1:rd2:id20:0123456789abcdefghij5:nodes52:"
+    "0123456789abcdefghij012345KLMNOPQRSTUVWXYZ0123456789e1:t2:aa1:y1:re",
+    "d1:ad2:id20:abcdefghij012345678912:implied_porti1e9:info_hash20:mnopqrstuvwxyz1234564:"
+    "porti6881e5:token8:aoeusnthe1:q13:announce_peer1:t2:aa1:y1:qe",
+    "d1:rd2:id20:abcdefghij01234567895:token8:aoeusnth6:valuesl6:axje.u6:idhtnmee1:t2:aa1:y1:re",
+    "d1:eli201e23:A Generic Error Ocurrede1:t2:aa1:y1:ee",
+    "d1:rd2:id20:abcdefghij01234567898:intervali21600e5:nodes0:3:numi3e7:samples20:"
+    "mnopqrstuvwxyz123456e1:t2:aa1:y1:re",
+    "d8:announce31:http://tracker.invalid/"
+    "announce4:infod5:filesld6:lengthi5e4:pathl1:a5:b.txteed6:lengthi7e4:pathl1:ceee4:name4:test12:"
+    "piece lengthi16384e6:pieces20:01234567890123456789ee",
 };
 
 START_TEST(test_roundtrip_samples)
@@ -391,26 +390,26 @@ END_TEST
 /* Random canonical documents: encode with the encoder, decode strictly, re-encode, compare. */
 static void gen_value(bt_ben_enc *e, int depth)
 {
-	unsigned kind = depth > 5 ? (unsigned)(rnd() % 2) : (unsigned)(rnd() % 4);
+	unsigned kind = depth > 5 ? (unsigned)(bt_test_rnd() % 2) : (unsigned)(bt_test_rnd() % 4);
 	switch (kind) {
 	case 0: {
-		int64_t v = (int64_t)rnd();
-		if (rnd() % 2)
+		int64_t v = (int64_t)bt_test_rnd();
+		if (bt_test_rnd() % 2)
 			v %= 1000;
 		bt_ben_enc_int(e, v);
 		break;
 	}
 	case 1: {
 		uint8_t s[64];
-		size_t n = rnd() % sizeof(s);
+		size_t n = bt_test_rnd() % sizeof(s);
 		for (size_t i = 0; i < n; i++)
-			s[i] = (uint8_t)rnd();
+			s[i] = (uint8_t)bt_test_rnd();
 		bt_ben_enc_str(e, s, n);
 		break;
 	}
 	case 2: {
 		bt_ben_enc_list(e);
-		unsigned n = (unsigned)(rnd() % 6);
+		unsigned n = (unsigned)(bt_test_rnd() % 6);
 		for (unsigned i = 0; i < n; i++)
 			gen_value(e, depth + 1);
 		bt_ben_enc_end(e);
@@ -418,11 +417,11 @@ static void gen_value(bt_ben_enc *e, int depth)
 	}
 	default: {
 		bt_ben_enc_dict(e);
-		unsigned n = (unsigned)(rnd() % 6);
+		unsigned n = (unsigned)(bt_test_rnd() % 6);
 		/* increasing keys: a byte per level of the key, strictly growing */
 		char key[8];
 		for (unsigned i = 0; i < n; i++) {
-			snprintf(key, sizeof(key), "k%02u", i * 3 + (unsigned)(rnd() % 3));
+			snprintf(key, sizeof(key), "k%02u", i * 3 + (unsigned)(bt_test_rnd() % 3));
 			bt_ben_enc_strz(e, key);
 			gen_value(e, depth + 1);
 		}
@@ -461,16 +460,18 @@ END_TEST
 START_TEST(test_mutations)
 {
 	for (int iter = 0; iter < 100000; iter++) {
-		const char *src = samples[rnd() % (sizeof(samples) / sizeof(samples[0]))];
+		const char *src = samples[bt_test_rnd() % (sizeof(samples) / sizeof(samples[0]))];
 		size_t len = strlen(src);
 		char *p = malloc(len);
 		memcpy(p, src, len);
-		unsigned edits = 1 + (unsigned)(rnd() % 3);
+		unsigned edits = 1 + (unsigned)(bt_test_rnd() % 3);
 		for (unsigned k = 0; k < edits; k++) {
 			static const char pool[] = "ilde0123456789:-x";
-			p[rnd() % len] = (rnd() % 2) ? pool[rnd() % (sizeof(pool) - 1)] : (char)rnd();
+			p[bt_test_rnd() % len] = (bt_test_rnd() % 2)
+			                             ? pool[bt_test_rnd() % (sizeof(pool) - 1)]
+			                             : (char)bt_test_rnd();
 		}
-		size_t plen = (rnd() % 8 == 0) ? rnd() % len : len;
+		size_t plen = (bt_test_rnd() % 8 == 0) ? bt_test_rnd() % len : len;
 		bt_ben_doc doc;
 		int rc = decode(&doc, p, plen, 0, NULL);
 		if (rc == 0) {
@@ -639,9 +640,5 @@ static Suite *bencode_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(bencode_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return bt_test_run(bencode_suite());
 }

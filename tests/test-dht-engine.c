@@ -7,6 +7,8 @@
  * searches, announces, timeouts and limits are checked end to end, deterministically.
  */
 #include <check.h>
+
+#include "test-util.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -895,9 +897,5 @@ static Suite *engine_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(engine_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return bt_test_run(engine_suite());
 }

@@ -8,6 +8,9 @@
  * never pass), and mutated messages that still parse must survive a round trip unchanged.
  */
 #include <check.h>
+
+#include "test-util.h"
+#include "krpc-eq.h"
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -96,48 +99,9 @@ static int parse(bt_dht__krpc_msg *m, const uint8_t *p, size_t n)
 	return bt_dht__krpc_parse(m, p, n);
 }
 
-static bool bytes_eq(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
-{
-	if (!a || !b)
-		return !a && !b && an == bn;
-	return an == bn && memcmp(a, b, an) == 0;
-}
-
 static bool str_eq(const uint8_t *p, size_t n, const char *s)
 {
 	return p && n == strlen(s) && memcmp(p, s, n) == 0;
-}
-
-/* Field by field, comparing pointed-to bytes; values_skipped is left out (a re-encoding drops
- * what was skipped). */
-static bool msg_eq(const bt_dht__krpc_msg *a, const bt_dht__krpc_msg *b)
-{
-	if (a->kind != b->kind || a->method != b->method || a->ro != b->ro ||
-	    a->has_ip != b->has_ip || (a->has_ip && !bt_addr_eq(&a->ip, &b->ip)))
-		return false;
-	if (!bytes_eq(a->t, a->tlen, b->t, b->tlen) || !bytes_eq(a->v, a->vlen, b->v, b->vlen))
-		return false;
-	if (a->has_id != b->has_id || !bt_id_eq(&a->id, &b->id) || a->has_target != b->has_target ||
-	    !bt_id_eq(&a->target, &b->target) || a->has_info_hash != b->has_info_hash ||
-	    !bt_id_eq(&a->info_hash, &b->info_hash))
-		return false;
-	if (a->port != b->port || a->implied_port != b->implied_port || a->want != b->want ||
-	    !bytes_eq(a->token, a->token_len, b->token, b->token_len) ||
-	    !bytes_eq(a->nodes, a->nodes_len, b->nodes, b->nodes_len) ||
-	    !bytes_eq(a->nodes6, a->nodes6_len, b->nodes6, b->nodes6_len) ||
-	    !bytes_eq(a->samples, a->samples_len, b->samples, b->samples_len))
-		return false;
-	if (a->has_values != b->has_values || a->nvalues != b->nvalues)
-		return false;
-	for (unsigned i = 0; i < a->nvalues && i < BT_DHT__KRPC_MAX_VALUES; i++) {
-		if (!bytes_eq(a->values[i], a->values_len[i], b->values[i], b->values_len[i]))
-			return false;
-	}
-	if (a->has_interval != b->has_interval || a->interval != b->interval ||
-	    a->has_num != b->has_num || a->num != b->num)
-		return false;
-	return a->err_code == b->err_code &&
-	       bytes_eq(a->err_msg, a->err_msg_len, b->err_msg, b->err_msg_len);
 }
 
 /* What a parse failure leaves: after E_ARGS / E_ID the top level only, otherwise nothing. */
@@ -154,14 +118,14 @@ static bool only_top_level(const bt_dht__krpc_msg *m)
 	z.ro = m->ro;
 	z.has_ip = m->has_ip;
 	z.ip = m->ip;
-	return msg_eq(&z, m) && m->values_skipped == 0;
+	return krpc_msg_eq(&z, m) && m->values_skipped == 0;
 }
 
 static bool all_zero(const bt_dht__krpc_msg *m)
 {
 	bt_dht__krpc_msg z;
 	memset(&z, 0, sizeof(z));
-	return msg_eq(&z, m) && m->values_skipped == 0;
+	return krpc_msg_eq(&z, m) && m->values_skipped == 0;
 }
 
 /* Encode @m, check the output is canonical bencode, parse it back into @back.  Returns the
@@ -188,7 +152,7 @@ static void check_reencodes_to(const char *in, size_t n)
 	uint8_t *out = roundtrip(&m, &back, &len);
 	ck_assert_msg(len == n && memcmp(out, in, n) == 0, "re-encoding of %.*s: %.*s", (int)n, in,
 	              (int)len, (const char *)out);
-	ck_assert(msg_eq(&m, &back));
+	ck_assert(krpc_msg_eq(&m, &back));
 	free(out);
 }
 
@@ -968,7 +932,8 @@ static void check_roundtrip(const bt_dht__krpc_msg *m)
 	bt_dht__krpc_msg back;
 	size_t len;
 	uint8_t *out = roundtrip(m, &back, &len);
-	ck_assert_msg(msg_eq(m, &back), "round trip changed %.*s", (int)len, (const char *)out);
+	ck_assert_msg(krpc_msg_eq(m, &back), "round trip changed %.*s", (int)len,
+	              (const char *)out);
 	ck_assert_uint_eq(back.values_skipped, 0);
 	free(out);
 }
@@ -1295,30 +1260,21 @@ START_TEST(test_method_name)
 END_TEST
 
 /* Deterministic PRNG (xorshift64*) so every run tests the same inputs. */
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 2685821657736338717ull;
-}
-
 START_TEST(test_mutations)
 {
 	/* mutated messages: whatever still parses must round-trip */
 	static const char alphabet[] = "0123456789:ideltyqrav-x\0\xff";
 	unsigned parsed = 0;
 	for (int iter = 0; iter < 30000; iter++) {
-		size_t k = (size_t)(rnd() % NVALID);
+		size_t k = (size_t)(bt_test_rnd() % NVALID);
 		uint8_t buf[512];
 		size_t len = valid_msgs[k].n;
 		memcpy(buf, valid_msgs[k].s, len);
-		for (int e = 1 + (int)(rnd() % 3); e > 0; e--) {
-			size_t at = (size_t)(rnd() % len);
-			switch (rnd() % 3) {
+		for (int e = 1 + (int)(bt_test_rnd() % 3); e > 0; e--) {
+			size_t at = (size_t)(bt_test_rnd() % len);
+			switch (bt_test_rnd() % 3) {
 			case 0:
-				buf[at] = (uint8_t)alphabet[rnd() % (sizeof(alphabet) - 1)];
+				buf[at] = (uint8_t)alphabet[bt_test_rnd() % (sizeof(alphabet) - 1)];
 				break;
 			case 1: /* delete */
 				memmove(buf + at, buf + at + 1, len - at - 1);
@@ -1327,7 +1283,8 @@ START_TEST(test_mutations)
 			default: /* insert */
 				if (len < sizeof(buf)) {
 					memmove(buf + at + 1, buf + at, len - at);
-					buf[at] = (uint8_t)alphabet[rnd() % (sizeof(alphabet) - 1)];
+					buf[at] = (uint8_t)
+					    alphabet[bt_test_rnd() % (sizeof(alphabet) - 1)];
 					len++;
 				}
 			}
@@ -1412,9 +1369,5 @@ static Suite *krpc_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(krpc_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return bt_test_run(krpc_suite());
 }

@@ -9,6 +9,8 @@
  * counter passed to each call and randomness comes from fixed seeds.
  */
 #include <check.h>
+
+#include "test-util.h"
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -21,15 +23,6 @@
 #define MINUTE (60 * 1000ull)
 
 /* Deterministic PRNG (xorshift64*) so every run tests the same operations. */
-static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 2685821657736338717ull;
-}
-
 static bt_id ih_of(uint32_t n)
 {
 	bt_id id;
@@ -839,7 +832,7 @@ static void m_compare(bt_dht__ps *ps, int k, uint64_t now)
 	m_purge_one(k, now);
 	for (int f = 0; f < 2; f++) {
 		bt_addr out[MP + 1];
-		size_t n = get(ps, (uint32_t)k, f ? 6 : 4, out, MP + 1, now, rnd());
+		size_t n = get(ps, (uint32_t)k, f ? 6 : 4, out, MP + 1, now, bt_test_rnd());
 		size_t want = model[k].on ? model[k].n[f] : 0;
 		ck_assert_uint_eq(n, want);
 		for (size_t r = 0; r < want; r++)
@@ -855,26 +848,26 @@ static void model_run(size_t ops, size_t max_ih, size_t max_p, uint64_t ttl, uin
 	m_ttl = ttl;
 	m_max_ih = max_ih;
 	m_max_p = max_p;
-	rng_state = seed;
+	bt_test_rng = seed;
 	bt_dht__ps *ps = mk(max_ih, max_p, ttl, 0);
 	uint64_t now = 1;
 	uint8_t s[MK * BT_ID_LEN];
 	for (size_t op = 0; op < ops; op++) {
-		now += 1 + rnd() % 3;
-		unsigned r = (unsigned)(rnd() % 100);
-		int k = (int)(rnd() % (rnd() % 2 ? 12 : MK));
+		now += 1 + bt_test_rnd() % 3;
+		unsigned r = (unsigned)(bt_test_rnd() % 100);
+		int k = (int)(bt_test_rnd() % (bt_test_rnd() % 2 ? 12 : MK));
 		if (r < 55) {
-			int f = rnd() % 5 == 0, pid = (int)(rnd() % MP);
+			int f = bt_test_rnd() % 5 == 0, pid = (int)(bt_test_rnd() % MP);
 			bt_id id = ih_of((uint32_t)k);
 			bt_addr a = peer_of(f ? 6 : 4, (uint32_t)pid);
 			ck_assert_int_eq(bt_dht__ps_add(ps, &id, &a, now), m_add(k, f, pid, now));
 		} else if (r < 70) {
 			m_compare(ps, k, now);
 		} else if (r < 80) {
-			bt_dht__ps_expire(ps, now, rnd() % 6);
+			bt_dht__ps_expire(ps, now, bt_test_rnd() % 6);
 		} else if (r < 86) {
-			size_t max = 1 + rnd() % 40, num, live = m_purge(now);
-			size_t n = bt_dht__ps_sample(ps, s, max, now, rnd(), &num);
+			size_t max = 1 + bt_test_rnd() % 40, num, live = m_purge(now);
+			size_t n = bt_dht__ps_sample(ps, s, max, now, bt_test_rnd(), &num);
 			ck_assert_uint_eq(n, max < live ? max : live);
 			ck_assert_uint_ge(num, live);
 			for (size_t i = 0; i < n; i++) {
@@ -885,12 +878,12 @@ static void model_run(size_t ops, size_t max_ih, size_t max_p, uint64_t ttl, uin
 				ck_assert(!ih_in(s, i, s + i * BT_ID_LEN));
 			}
 		} else if (r < 87) {
-			size_t mi = 1 + rnd() % (MK * 3 / 4), mp = 1 + rnd() % MP;
+			size_t mi = 1 + bt_test_rnd() % (MK * 3 / 4), mp = 1 + bt_test_rnd() % MP;
 			bt_dht__ps_limits l = limits(mi, mp, ttl, 0);
 			ck_assert_int_eq(bt_dht__ps_set_limits(ps, &l, now), 0);
 			m_set_limits(mi, mp, now);
 		} else if (r < 88) {
-			now += rnd() % ttl;
+			now += bt_test_rnd() % ttl;
 		}
 		if (op % 512 == 0 || op == ops - 1) {
 			for (int j = 0; j < MK; j++)
@@ -950,9 +943,5 @@ static Suite *peerstore_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(peerstore_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return bt_test_run(peerstore_suite());
 }

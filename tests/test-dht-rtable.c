@@ -8,6 +8,8 @@
  * check value and the example ids of the BEP.  A fixed-seed PRNG makes every run the same.
  */
 #include <check.h>
+
+#include "test-util.h"
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -31,19 +33,10 @@
 	} while (0)
 
 /* Deterministic PRNG (xorshift64*) so every run tests the same inputs. */
-static uint64_t rng_state;
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 2685821657736338717ull;
-}
-
 static void rnd_bytes(uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)(rnd() >> 32);
+		p[i] = (uint8_t)(bt_test_rnd() >> 32);
 }
 
 static bt_id rnd_id(void)
@@ -88,7 +81,7 @@ static bt_addr fresh_addr(void)
 
 static void setup(void)
 {
-	rng_state = 0x9E3779B97F4A7C15ull;
+	bt_test_rng = 0x9E3779B97F4A7C15ull;
 	next_ip = 0;
 }
 
@@ -836,12 +829,12 @@ START_TEST(test_closest_bruteforce)
 	for (int i = 0; i < 600; i++) {
 		bt_id target = rnd_id();
 		check_closest(rt, &all, &target, t);
-		target = id_prefix(&self, (unsigned)(rnd() % 160));
+		target = id_prefix(&self, (unsigned)(bt_test_rnd() % 160));
 		check_closest(rt, &all, &target, t);
 		/* Right next to a node (including exactly on it). */
-		target = all.v[rnd() % all.n].id;
+		target = all.v[bt_test_rnd() % all.n].id;
 		check_closest(rt, &all, &target, t);
-		target.b[BT_ID_LEN - 1 - rnd() % 3] ^= (uint8_t)rnd();
+		target.b[BT_ID_LEN - 1 - bt_test_rnd() % 3] ^= (uint8_t)bt_test_rnd();
 		check_closest(rt, &all, &target, t);
 	}
 	check_closest(rt, &all, &self, t);
@@ -859,16 +852,19 @@ START_TEST(test_closest_small_tables)
 	for (int round = 0; round < 200; round++) {
 		bt_id self = rnd_id();
 		bt_dht__rtable *rt = new_rt(&self, 0);
-		int n = (int)(rnd() % 60);
+		int n = (int)(bt_test_rnd() % 60);
 		for (int i = 0; i < n; i++) {
-			bt_id id = rnd() % 2 ? rnd_id() : id_prefix(&self, (unsigned)(rnd() % 12));
+			bt_id id = bt_test_rnd() % 2
+			               ? rnd_id()
+			               : id_prefix(&self, (unsigned)(bt_test_rnd() % 12));
 			bt_addr a = fresh_addr();
 			bt_dht__rt_heard(rt, &id, &a, BT_DHT__RT_REPLIED, 0, T0);
 		}
 		struct nodes all = collect(rt);
 		for (int i = 0; i < 30; i++) {
-			bt_id target =
-			    rnd() % 2 ? rnd_id() : id_prefix(&self, (unsigned)(rnd() % 16));
+			bt_id target = bt_test_rnd() % 2
+			                   ? rnd_id()
+			                   : id_prefix(&self, (unsigned)(bt_test_rnd() % 16));
 			check_closest(rt, &all, &target, T0);
 		}
 		free(all.v);
@@ -1160,16 +1156,17 @@ START_TEST(test_max_nodes)
 	rt = new_rt(&self, 20);
 	size_t rejected = 0;
 	for (int i = 0; i < 5000; i++) {
-		bt_id id = rnd() % 3 ? rnd_id() : id_prefix(&self, (unsigned)(rnd() % 40));
+		bt_id id =
+		    bt_test_rnd() % 3 ? rnd_id() : id_prefix(&self, (unsigned)(bt_test_rnd() % 40));
 		bt_addr a = fresh_addr();
-		if (bt_dht__rt_heard(rt, &id, &a, (bt_dht__rt_how)(1 + rnd() % 2), 0,
+		if (bt_dht__rt_heard(rt, &id, &a, (bt_dht__rt_how)(1 + bt_test_rnd() % 2), 0,
 		                     T0 + (uint64_t)i) == BT_DHT__RT_REJECTED)
 			rejected++;
 		REQUIRE(total(rt, T0 + (uint64_t)i) <= 20);
 		if (i % 10 == 0) {
 			struct nodes ns = collect(rt);
 			if (ns.n) {
-				const bt_dht__rt_node *v = &ns.v[rnd() % ns.n];
+				const bt_dht__rt_node *v = &ns.v[bt_test_rnd() % ns.n];
 				bt_dht__rt_failed(rt, &v->id, &v->addr, T0 + (uint64_t)i);
 			}
 			free(ns.v);
@@ -1194,15 +1191,15 @@ START_TEST(test_flood)
 	uint64_t t = T0;
 
 	for (uint32_t i = 0; i < 1000000; i++) {
-		bt_id id = (i & 7) ? rnd_id() : id_prefix(&self, (unsigned)(rnd() % 160));
+		bt_id id = (i & 7) ? rnd_id() : id_prefix(&self, (unsigned)(bt_test_rnd() % 160));
 		/* A multiplication by an odd constant is a bijection: every IP is distinct. */
 		bt_addr a = addr4(i * 2654435761u, (uint16_t)(1 + i % 65535));
-		bt_dht__rt_how how = (rnd() & 1) ? BT_DHT__RT_REPLIED : BT_DHT__RT_QUERIED;
+		bt_dht__rt_how how = (bt_test_rnd() & 1) ? BT_DHT__RT_REPLIED : BT_DHT__RT_QUERIED;
 		if (bt_dht__rt_heard(rt, &id, &a, how, 0, t) == BT_DHT__RT_ADDED)
 			added++;
 		if (i % 64 == 0) {
 			/* The engine's side: pings, failures, lookups, refreshes. */
-			if (bt_dht__rt_next_ping(rt, t, 1000, out) && (rnd() & 1))
+			if (bt_dht__rt_next_ping(rt, t, 1000, out) && (bt_test_rnd() & 1))
 				bt_dht__rt_failed(rt, &out[0].id, &out[0].addr, t);
 			bt_id target = rnd_id();
 			bt_dht__rt_closest(rt, &target, out, K, t);
@@ -1236,7 +1233,7 @@ START_TEST(test_flood_deep)
 	bt_id self = rnd_id();
 	bt_dht__rtable *rt = new_rt(&self, 0);
 	for (uint32_t i = 0; i < 200000; i++) {
-		bt_id id = id_prefix(&self, 100 + (unsigned)(rnd() % 60));
+		bt_id id = id_prefix(&self, 100 + (unsigned)(bt_test_rnd() % 60));
 		bt_addr a = addr4(i * 2654435761u + 1, 6881);
 		bt_dht__rt_heard(rt, &id, &a, (i % 3) ? BT_DHT__RT_QUERIED : BT_DHT__RT_REPLIED, 0,
 		                 T0 + i);
@@ -1449,9 +1446,5 @@ static Suite *rtable_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(rtable_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return bt_test_run(rtable_suite());
 }

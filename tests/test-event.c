@@ -8,6 +8,8 @@
 #include "config.h"
 
 #include <check.h>
+
+#include "test-util.h"
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -1306,9 +1308,5 @@ static Suite *event_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(event_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return bt_test_run(event_suite());
 }
