@@ -115,7 +115,7 @@ typedef void (*bt_dht_log_cb)(int level, const char *msg, void *ud);
 
 /**
  * Options of bt_dht_new().  Start from BT_DHT_OPTIONS_INIT; fields are only ever appended.
- * The limits (the fields from max_out_qps on, except max_nodes) can also be changed later with
+ * The limits (the fields from max_out_qps on) can also be changed later with
  * bt_dht_set_limits().
  */
 typedef struct bt_dht_options {
@@ -143,8 +143,7 @@ typedef struct bt_dht_options {
 	                                    0: no limit);
 	                                    the rest are dropped and counted */
 	unsigned int max_nodes;        /**< routing-table entries per family, caches included
-	                                    (default 0: only the 160 buckets' own bound, 2560);
-	                                    read by bt_dht_new() only */
+	                                    (default 0: only the 160 buckets' own bound, 2560) */
 	unsigned int max_infohashes;   /**< announce store: infohashes, 1..2^28 (default 100000) */
 	unsigned int max_peers;        /**< announce store: peers per infohash and family, 1..65535
 	                                    (default 200) */
@@ -309,8 +308,9 @@ BT_DHT_EXTERN int bt_dht_get_stats(const bt_dht *dht, bt_dht_stats *out, uint64_
 
 /**
  * Change the limits at run time from an options struct: the fields from max_out_qps to
- * max_searches are read except max_nodes (the tables are sized at creation), the others
- * ignored.  Shrinking a store evicts at once.
+ * max_searches are read, the others ignored.  Shrinking evicts at once: from the announce store
+ * the infohashes announced least recently; from the routing tables cached candidates, then bad
+ * nodes (good bucket nodes stay, and no newcomer enters while a table is over its bound).
  * Returns 0, BT_DHT_E_INVAL or BT_DHT_E_VERSION.
  */
 BT_DHT_EXTERN int bt_dht_set_limits(bt_dht *dht, const bt_dht_options *limits, uint64_t now);

@@ -1498,7 +1498,10 @@ BT_DHT_EXTERN int bt_dht_set_limits(bt_dht *d, const bt_dht_options *o, uint64_t
 	d->out_b.max = o->max_out_bps;
 	rate_refill(&d->out_q, now);
 	rate_refill(&d->out_b, now);
-	/* max_nodes is not read here: the tables are sized when the node is created. */
+	d->opt.max_nodes = o->max_nodes;
+	for (int fam = 0; fam < 2; fam++)
+		if (d->rt[fam])
+			bt_dht__rt_set_max(d->rt[fam], o->max_nodes);
 	return 0;
 }
 

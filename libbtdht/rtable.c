@@ -480,6 +480,42 @@ struct reentry {
 	uint16_t idx;
 };
 
+/* Drops entries until the table holds at most rt->cap: cached candidates that never answered,
+ * then cached ones that did, then bad bucket nodes.  Good and questionable bucket nodes stay. */
+static void trim(bt_dht__rtable *rt)
+{
+	for (int pass = 0; pass < 3 && rt->count > rt->cap; pass++) {
+		for (unsigned bi = 0; bi < rt->nb && rt->count > rt->cap; bi++) {
+			struct bucket *b = &rt->b[bi];
+			if (pass < 2) {
+				for (int i = (int)b->nc - 1; i >= 0 && rt->count > rt->cap; i--) {
+					bool replied =
+					    rt->pool[b->cache[i]].flags & BT_DHT__RT_F_REPLIED;
+					if (pass == 0 && replied)
+						continue;
+					drop(rt, b->cache[i]);
+					arr_remove(b->cache, &b->nc, (unsigned)i);
+				}
+				continue;
+			}
+			for (int i = (int)b->n - 1; i >= 0 && rt->count > rt->cap; i--) {
+				if (!is_bad(&rt->pool[b->node[i]]))
+					continue;
+				drop(rt, b->node[i]);
+				arr_remove(b->node, &b->n, (unsigned)i);
+			}
+		}
+	}
+}
+
+void bt_dht__rt_set_max(bt_dht__rtable *rt, size_t max_nodes)
+{
+	rt->cap = max_nodes && max_nodes < MAX_ENTRIES ? (unsigned)max_nodes : MAX_ENTRIES;
+	if (rt->pmax < rt->cap + 1)
+		rt->pmax = rt->cap + 1; /* the pool may grow to the new bound, on demand */
+	trim(rt);
+}
+
 static int reentry_cmp(const void *a, const void *b)
 {
 	uint64_t x = ((const struct reentry *)a)->heard, y = ((const struct reentry *)b)->heard;

@@ -77,6 +77,12 @@ typedef struct bt_dht__rtable bt_dht__rtable;
 int bt_dht__rt_new(bt_dht__rtable **out, const bt_id *self, int family, size_t max_nodes);
 void bt_dht__rt_free(bt_dht__rtable *rt);
 
+/* Change the bound on entries (0: none beyond the buckets').  Lowering it drops cached candidates
+ * that never answered, then the other cached ones, then bad bucket nodes, until the table fits;
+ * good and questionable bucket nodes are never dropped for it, and while the table is over its
+ * bound no newcomer is admitted. */
+void bt_dht__rt_set_max(bt_dht__rtable *rt, size_t max_nodes);
+
 /* Change our own id (BEP 42 after learning our address): the table is rebuilt around it, keeping
  * as many nodes as fit. */
 int bt_dht__rt_set_self(bt_dht__rtable *rt, const bt_id *self);

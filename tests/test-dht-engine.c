@@ -492,6 +492,19 @@ START_TEST(test_bootstrap_and_tables)
 		ck_assert_int_eq(st.malformed, 0);
 		ck_assert_int_eq(st.unexpected, 0);
 	}
+	/* a smaller max_nodes at run time: caches emptied, bucket nodes kept */
+	bt_dht_stats before = stats(3);
+	bt_dht_options lim = BT_DHT_OPTIONS_INIT;
+	lim.max_nodes = 4;
+	ck_assert_int_eq(bt_dht_set_limits(net.nodes[3].dht, &lim, net.now), 0);
+	bt_dht_stats after = stats(3);
+	ck_assert_uint_eq(after.cached[0], 0);
+	ck_assert_uint_le(after.nodes[0], before.nodes[0]);
+	ck_assert_uint_ge(after.nodes[0], before.nodes_good[0]); /* no good node dropped */
+	ck_assert_uint_gt(before.cached[0] + before.nodes[0], 4);
+	lim.max_nodes = 0;
+	ck_assert_int_eq(bt_dht_set_limits(net.nodes[3].dht, &lim, net.now), 0);
+
 	/* save and load round trip on a fresh node */
 	uint8_t *saved;
 	size_t len;

@@ -1110,6 +1110,50 @@ END_TEST
 
 /* ---------------------------------------------------------------- bounds */
 
+/* The bound changed at run time: lowering drops cached candidates (unverified first), never a
+ * good bucket node; raising lets the table grow again. */
+START_TEST(test_set_max)
+{
+	bt_id self = rnd_id();
+	bt_dht__rtable *rt = new_rt(&self, 0);
+	for (int i = 0; i < 3000; i++) {
+		bt_id id = rnd_id();
+		bt_addr a = fresh_addr();
+		bt_dht__rt_heard(rt, &id, &a, i % 3 ? BT_DHT__RT_REPLIED : BT_DHT__RT_QUERIED, 0,
+		                 T0 + i);
+	}
+	bt_dht__rt_stats st;
+	bt_dht__rt_get_stats(rt, T0 + 3000, &st);
+	size_t nodes = st.good + st.questionable + st.bad;
+	ck_assert_uint_gt(st.cached, 20);
+	ck_assert_uint_eq(st.bad, 0);
+
+	bt_dht__rt_set_max(rt, nodes + 5);
+	bt_dht__rt_get_stats(rt, T0 + 3000, &st);
+	ck_assert_uint_eq(st.good + st.questionable, nodes);
+	ck_assert_uint_eq(st.cached, 5);
+	check_invariants(rt, T0 + 3000);
+
+	/* Below the bucket nodes: every cached entry goes, no good node does, newcomers wait. */
+	bt_dht__rt_set_max(rt, 10);
+	bt_dht__rt_get_stats(rt, T0 + 3000, &st);
+	ck_assert_uint_eq(st.good + st.questionable, nodes);
+	ck_assert_uint_eq(st.cached, 0);
+	bt_id n1 = rnd_id();
+	bt_addr a1 = fresh_addr();
+	ck_assert_int_eq(bt_dht__rt_heard(rt, &n1, &a1, BT_DHT__RT_REPLIED, 0, T0 + 3001),
+	                 BT_DHT__RT_REJECTED);
+	check_invariants(rt, T0 + 3001);
+
+	/* No bound again: the table takes newcomers. */
+	bt_dht__rt_set_max(rt, 0);
+	ck_assert_int_ne(bt_dht__rt_heard(rt, &n1, &a1, BT_DHT__RT_REPLIED, 0, T0 + 3002),
+	                 BT_DHT__RT_REJECTED);
+	check_invariants(rt, T0 + 3002);
+	bt_dht__rt_free(rt);
+}
+END_TEST
+
 START_TEST(test_max_nodes)
 {
 	bt_id self = rnd_id();
@@ -1430,6 +1474,7 @@ static Suite *rtable_suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_set_timeout(tc, 300); /* valgrind runs it too */
 	tcase_add_test(tc, test_max_nodes);
+	tcase_add_test(tc, test_set_max);
 	tcase_add_test(tc, test_flood);
 	tcase_add_test(tc, test_flood_deep);
 	suite_add_tcase(s, tc);
