@@ -26,6 +26,7 @@
 #include <netinet/in.h>
 
 #include "btdht.h"
+#include "btevent.h"
 
 #define EXIT_PARTIAL 1
 #define EXIT_USAGE 2
@@ -34,7 +35,8 @@
 struct run {
 	struct event_base *base;
 	bt_dht_udp *udp;
-	int outstanding; /* pings / samples awaiting an outcome */
+	bt_event_bus *bus; /* node mode: the DHT's discoveries, for whoever subscribes */
+	int outstanding;   /* pings / samples awaiting an outcome */
 	int failures;
 	int searches;        /* searches running */
 	unsigned long found; /* peers found by searches */
@@ -123,7 +125,7 @@ static void json_bytes(FILE *f, const uint8_t *p, size_t n)
 
 static void log_cb(int level, const char *msg, void *ud)
 {
-	struct run *r = ud;
+	const struct run *r = ud;
 	if (r->verbose || level <= BT_DHT_LOG_WARN)
 		fprintf(stderr, "dht-crawl: %s\n", msg);
 }
@@ -202,48 +204,111 @@ static const char *source_name(bt_dht_source s)
 	}
 }
 
+/*
+ * Node mode: the DHT's callbacks only publish what they learn on the event bus ("dht.node",
+ * "dht.infohash", "dht.peer", "dht.search_done"); the NDJSON printer is one subscriber, which
+ * knows nothing of the DHT.  A fetcher or a store in the same process would subscribe the same
+ * way.
+ */
+struct dht_event {
+	uint8_t id[20]; /* node id, or infohash */
+	bt_dht_source source;
+	struct sockaddr_storage from, peer;
+	socklen_t fromlen, peerlen;
+};
+
+static void publish(struct run *r, const char *topic, const uint8_t id[20], bt_dht_source src,
+                    const struct sockaddr *from, socklen_t fl, const struct sockaddr *peer,
+                    socklen_t pl)
+{
+	struct dht_event *e = calloc(1, sizeof(*e));
+	if (!e)
+		return;
+	memcpy(e->id, id, 20);
+	e->source = src;
+	if (from && fl <= sizeof(e->from)) {
+		memcpy(&e->from, from, fl);
+		e->fromlen = fl;
+	}
+	if (peer && pl <= sizeof(e->peer)) {
+		memcpy(&e->peer, peer, pl);
+		e->peerlen = pl;
+	}
+	int rc = bt_event_publish(r->bus, topic, e, free);
+	if (rc < 0)
+		fprintf(stderr, "dht-crawl: %s event lost: %s\n", topic, bt_event_strerror(rc));
+}
+
 static void on_infohash(const uint8_t ih[20], bt_dht_source src, const struct sockaddr *from,
                         socklen_t fl, const struct sockaddr *peer, socklen_t pl, void *ud)
 {
-	char h[41], a[80], p[80];
-	(void)fl, (void)pl, (void)ud;
 	if (src == BT_DHT_SRC_SEARCH)
-		return; /* reported by the search callback */
-	hex(ih, 20, h);
-	printf("{\"event\":\"infohash\",\"infohash\":\"%s\",\"source\":\"%s\",\"from\":\"%s\"", h,
-	       source_name(src), addr_str(from, a, sizeof(a)));
-	if (peer)
-		printf(",\"peer\":\"%s\"", addr_str(peer, p, sizeof(p)));
-	puts("}");
-	fflush(stdout);
+		return; /* published by the search callback, with the search's bookkeeping */
+	publish(ud, "dht.infohash", ih, src, from, fl, peer, pl);
 }
 
 static void on_node(const uint8_t id[20], const struct sockaddr *addr, socklen_t len, void *ud)
 {
-	char h[41], a[80];
-	(void)len, (void)ud;
-	hex(id, 20, h);
-	printf("{\"event\":\"node\",\"id\":\"%s\",\"addr\":\"%s\"}\n", h,
-	       addr_str(addr, a, sizeof(a)));
-	fflush(stdout);
+	publish(ud, "dht.node", id, 0, addr, len, NULL, 0);
 }
 
 static void on_search(const uint8_t ih[20], const struct sockaddr *peer, socklen_t pl, int done,
                       void *ud)
 {
 	struct run *r = ud;
-	char h[41], a[80];
-	(void)pl;
-	hex(ih, 20, h);
 	if (done) {
-		printf("{\"event\":\"search_done\",\"infohash\":\"%s\"}\n", h);
 		r->searches--;
+		publish(r, "dht.search_done", ih, 0, NULL, 0, NULL, 0);
 	} else {
-		printf("{\"event\":\"peer\",\"infohash\":\"%s\",\"peer\":\"%s\"}\n", h,
-		       addr_str(peer, a, sizeof(a)));
 		r->found++;
+		publish(r, "dht.peer", ih, BT_DHT_SRC_SEARCH, NULL, 0, peer, pl);
+	}
+}
+
+/* The NDJSON printer: one line per event, in the order they were published. */
+static void print_event(const char *topic, void *payload, void *ud)
+{
+	const struct dht_event *e = payload;
+	char h[41], a[80], p[80];
+	(void)ud;
+	hex(e->id, 20, h);
+	if (!strcmp(topic, "dht.node")) {
+		printf("{\"event\":\"node\",\"id\":\"%s\",\"addr\":\"%s\"}\n", h,
+		       addr_str((const struct sockaddr *)&e->from, a, sizeof(a)));
+	} else if (!strcmp(topic, "dht.infohash")) {
+		printf(
+		    "{\"event\":\"infohash\",\"infohash\":\"%s\",\"source\":\"%s\",\"from\":\"%s\"",
+		    h, source_name(e->source),
+		    addr_str((const struct sockaddr *)&e->from, a, sizeof(a)));
+		if (e->peerlen)
+			printf(",\"peer\":\"%s\"",
+			       addr_str((const struct sockaddr *)&e->peer, p, sizeof(p)));
+		puts("}");
+	} else if (!strcmp(topic, "dht.peer")) {
+		printf("{\"event\":\"peer\",\"infohash\":\"%s\",\"peer\":\"%s\"}\n", h,
+		       addr_str((const struct sockaddr *)&e->peer, p, sizeof(p)));
+	} else {
+		printf("{\"event\":\"search_done\",\"infohash\":\"%s\"}\n", h);
 	}
 	fflush(stdout);
+}
+
+static void add_queued(const char *topic, const bt_event_topic_stats *st, void *ud)
+{
+	(void)topic;
+	*(uint64_t *)ud += st->queued;
+}
+
+/* Delivers what is still queued on the bus (bounded: the printer queues nothing itself). */
+static void drain(struct run *r)
+{
+	for (int i = 0; i < 1000; i++) {
+		uint64_t queued = 0;
+		bt_event_topic_foreach(r->bus, add_queued, &queued);
+		if (!queued)
+			return;
+		event_base_loop(r->base, EVLOOP_NONBLOCK);
+	}
 }
 
 static int stopping; /* a signal or the deadline: leave every loop */
@@ -476,6 +541,17 @@ int main(int argc, char **argv)
 	o.dht.log = log_cb;
 	o.dht.cb_ud = &r;
 	if (node_mode) {
+		static const char *const topics[] = {"dht.node", "dht.infohash", "dht.peer",
+		                                     "dht.search_done"};
+		bt_event_sub_id sub;
+		if (bt_event_bus_new(&r.bus, r.base, NULL) < 0) {
+			fprintf(stderr, "dht-crawl: cannot create the event bus\n");
+			event_base_free(r.base);
+			return EXIT_RUNTIME;
+		}
+		for (size_t i = 0; i < sizeof(topics) / sizeof(topics[0]); i++)
+			bt_event_subscribe(r.bus, topics[i], BT_EVENT_ASYNC, print_event, NULL,
+			                   &sub);
 		o.dht.on_infohash = on_infohash;
 		o.dht.on_node = on_node;
 	}
@@ -484,6 +560,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "dht-crawl: cannot start a node on %s%s%s: %s\n",
 		        o.bind4 ? o.bind4 : "", o.bind4 && o.bind6 ? " and " : "",
 		        o.bind6 ? o.bind6 : "", bt_dht_strerror(rc));
+		bt_event_bus_free(r.bus);
 		event_base_free(r.base);
 		return EXIT_RUNTIME;
 	}
@@ -576,6 +653,7 @@ int main(int argc, char **argv)
 		}
 		if (!stopping)
 			event_base_dispatch(r.base);
+		drain(&r);
 		bt_dht_stats st;
 		bt_dht_get_stats(dht, &st, bt_dht_now());
 		printf(
@@ -596,6 +674,7 @@ int main(int argc, char **argv)
 			event_free(deadline);
 	}
 	bt_dht_udp_free(r.udp);
+	bt_event_bus_free(r.bus);
 	event_base_free(r.base);
 	return status;
 }
