@@ -18,19 +18,10 @@
 #include "bench-util.h"
 #include "bencode.h"
 
-static uint64_t rng = 88172645463325252ull;
-static uint64_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
 static void rand_bytes(uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)rnd();
+		p[i] = (uint8_t)bench_rnd();
 }
 
 static void str_rand(bt_ben_enc *e, size_t n)
@@ -66,7 +57,7 @@ static void krpc(bt_buf *out, int k)
 		}
 		if (k == 3) {
 			bt_ben_enc_strz(&e, "port");
-			bt_ben_enc_int(&e, 6881 + (int64_t)(rnd() % 50000));
+			bt_ben_enc_int(&e, 6881 + (int64_t)(bench_rnd() % 50000));
 		}
 		if (k == 1 || k == 4) {
 			bt_ben_enc_strz(&e, "target");
@@ -78,8 +69,8 @@ static void krpc(bt_buf *out, int k)
 		}
 		bt_ben_enc_end(&e);
 		bt_ben_enc_strz(&e, "q");
-		bt_ben_enc_strz(&e, (const char *[]){"ping", "find_node", "get_peers", "announce_peer",
-		                                     "sample_infohashes"}[k]);
+		bt_ben_enc_strz(&e, (const char *[]){"ping", "find_node", "get_peers",
+		                                     "announce_peer", "sample_infohashes"}[k]);
 		bt_ben_enc_strz(&e, "t");
 		str_rand(&e, 2);
 		bt_ben_enc_strz(&e, "v");
@@ -98,7 +89,8 @@ static void krpc(bt_buf *out, int k)
 		bt_ben_enc_strz(&e, "y");
 		bt_ben_enc_strz(&e, "e");
 		break;
-	default: /* responses: 6 ping, 7 find_node, 8 get_peers values, 9 get_peers nodes, 10 samples */
+	default: /* responses: 6 ping, 7 find_node, 8 get_peers values, 9 get_peers nodes, 10
+	            samples */
 		bt_ben_enc_strz(&e, "ip");
 		str_rand(&e, 6);
 		bt_ben_enc_strz(&e, "r");
@@ -115,9 +107,9 @@ static void krpc(bt_buf *out, int k)
 		}
 		if (k == 10) {
 			bt_ben_enc_strz(&e, "num");
-			bt_ben_enc_int(&e, (int64_t)(rnd() % 500));
+			bt_ben_enc_int(&e, (int64_t)(bench_rnd() % 500));
 			bt_ben_enc_strz(&e, "samples");
-			str_rand(&e, 20 * (1 + rnd() % 20));
+			str_rand(&e, 20 * (1 + bench_rnd() % 20));
 		}
 		if (k == 8 || k == 9) {
 			bt_ben_enc_strz(&e, "token");
@@ -126,7 +118,7 @@ static void krpc(bt_buf *out, int k)
 		if (k == 8) {
 			bt_ben_enc_strz(&e, "values");
 			bt_ben_enc_list(&e);
-			for (int i = 0, n = 1 + (int)(rnd() % 30); i < n; i++)
+			for (int i = 0, n = 1 + (int)(bench_rnd() % 30); i < n; i++)
 				str_rand(&e, 6);
 			bt_ben_enc_end(&e);
 		}
@@ -149,8 +141,8 @@ static void krpc(bt_buf *out, int k)
 /* A realistic multi-file info dictionary of about @target bytes. */
 static void info_dict(bt_buf *out, size_t target)
 {
-	static const char *words[] = {"Season", "Disc", "Extras", "Sample", "Subs", "Album",
-	                              "CD1", "CD2", "Artwork", "Chapter", "Part", "Bonus"};
+	static const char *words[] = {"Season", "Disc", "Extras",  "Sample",  "Subs", "Album",
+	                              "CD1",    "CD2",  "Artwork", "Chapter", "Part", "Bonus"};
 	bt_ben_enc e;
 	bt_ben_enc_init(&e, out);
 	bt_ben_enc_dict(&e);
@@ -161,12 +153,13 @@ static void info_dict(bt_buf *out, size_t target)
 		char a[32], b[64];
 		bt_ben_enc_dict(&e);
 		bt_ben_enc_strz(&e, "length");
-		bt_ben_enc_int(&e, (int64_t)(rnd() % (4ull << 30)));
+		bt_ben_enc_int(&e, (int64_t)(bench_rnd() % (4ull << 30)));
 		bt_ben_enc_strz(&e, "path");
 		bt_ben_enc_list(&e);
 		snprintf(a, sizeof(a), "%s %02zu", words[i / 500 % 12], i / 100 % 100);
 		bt_ben_enc_strz(&e, a);
-		snprintf(b, sizeof(b), "%s %zu - track name number %zu.flac", words[i % 12], i, rnd() % 1000);
+		snprintf(b, sizeof(b), "%s %zu - track name number %zu.flac", words[i % 12], i,
+		         bench_rnd() % 1000);
 		bt_ben_enc_strz(&e, b);
 		bt_ben_enc_end(&e);
 		bt_ben_enc_end(&e);
@@ -203,7 +196,7 @@ int main(int argc, char **argv)
 	size_t off[NMSG + 1];
 	bt_buf_init(&msgs, 0);
 	for (int i = 0; i < NMSG; i++) {
-		int r = (int)(rnd() % 100), k = 0;
+		int r = (int)(bench_rnd() % 100), k = 0;
 		while (r >= weight[k])
 			r -= weight[k++];
 		off[i] = msgs.len;
@@ -219,8 +212,10 @@ int main(int argc, char **argv)
 		for (int i = 0; i < NMSG; i++) {
 			bt_ben_doc doc;
 			bt_ben_doc_init(&doc, toks, 128);
-			if (bt_ben_decode(&doc, msgs.data + off[i], off[i + 1] - off[i], BT_BEN_LAX, NULL) < 0) {
-				fprintf(stderr, "bench-bencode: a generated message failed to decode\n");
+			if (bt_ben_decode(&doc, msgs.data + off[i], off[i + 1] - off[i], BT_BEN_LAX,
+			                  NULL) < 0) {
+				fprintf(stderr,
+				        "bench-bencode: a generated message failed to decode\n");
 				return 1;
 			}
 			sink += doc.ntoks;
@@ -267,7 +262,8 @@ int main(int argc, char **argv)
 		t = bench_now_ns() - t0;
 	} while (t < budget);
 	printf("bencode encode  find_node-r  avg %5llu B/msg  %8.1f MB/s  %6.2f Mmsg/s\n",
-	       (unsigned long long)(bytes / count), bench_rate(bytes, t) / 1e6, bench_rate(count, t) / 1e6);
+	       (unsigned long long)(bytes / count), bench_rate(bytes, t) / 1e6,
+	       bench_rate(count, t) / 1e6);
 
 	/* 1 MiB info dictionary: strict decode into a growable document */
 	bt_buf info;
@@ -287,8 +283,8 @@ int main(int argc, char **argv)
 		count++;
 		t = bench_now_ns() - t0;
 	} while (t < budget);
-	printf("bencode decode  info-dict    %zu B, %u values  %8.1f MB/s  %6.0f dicts/s\n", info.len,
-	       doc.ntoks, bench_rate(bytes, t) / 1e6, bench_rate(count, t));
+	printf("bencode decode  info-dict    %zu B, %u values  %8.1f MB/s  %6.0f dicts/s\n",
+	       info.len, doc.ntoks, bench_rate(bytes, t) / 1e6, bench_rate(count, t));
 
 	/* The same without the piece hashes, which the parser skips in O(1): the file list alone
 	 * (every value a token) is the worst case per byte. */

@@ -67,19 +67,10 @@
 #define RAMP_NS (200 * MS)   /* one step of the window ramp */
 #define SOCKBUF (4 << 20)
 
-static uint64_t rng = 0x2545f4914f6cdd1dull;
-static uint64_t rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
 static void rand_id(bt_id *id)
 {
 	for (int i = 0; i < BT_ID_LEN; i++)
-		id->b[i] = (uint8_t)rnd();
+		id->b[i] = (uint8_t)bench_rnd();
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -714,7 +705,7 @@ struct mix {
 static bool produce_mix(struct gen *g, struct query *q, void *ud)
 {
 	struct mix *mx = ud;
-	uint64_t x = rnd();
+	uint64_t x = bench_rnd();
 	unsigned r = (unsigned)(x % 10);
 	q->src = (g->rr++ / SRC_RUN) % NSRC;
 	q->tag = 0;
@@ -941,7 +932,7 @@ static size_t heap_used(void)
 
 static void rand_addr(bt_addr *a)
 {
-	uint64_t x = rnd();
+	uint64_t x = bench_rnd();
 	memset(a, 0, sizeof(*a));
 	a->family = 4;
 	memcpy(a->ip, &x, 4);
@@ -986,7 +977,7 @@ static int bench_rtable(bool deep)
 	size_t best = 0;
 	while (deep ? since_growth < 100000 && inserted < 5000000 : inserted < 1000000) {
 		if (deep)
-			id_at_depth(&id, &self, (unsigned)(rnd() % (8 * BT_ID_LEN)));
+			id_at_depth(&id, &self, (unsigned)(bench_rnd() % (8 * BT_ID_LEN)));
 		else
 			rand_id(&id);
 		rand_addr(&a);
@@ -1024,7 +1015,7 @@ static int bench_peerstore(size_t nih, size_t per)
 	bt_dht__ps *ps;
 	bt_dht__ps_limits lim = {100000, 200, 30 * 60 * 1000, 21600ull * 1000};
 	size_t heap0 = heap_used();
-	if (bt_dht__ps_new(&ps, &lim, rnd()) < 0) {
+	if (bt_dht__ps_new(&ps, &lim, bench_rnd()) < 0) {
 		fprintf(stderr, "bench-dht: bt_dht__ps_new failed\n");
 		return -1;
 	}

@@ -102,24 +102,17 @@ static void check_invariants(const bt_dht__krpc_msg *m, const uint8_t *data, siz
 /* After a failed parse: the top level only (E_ARGS / E_ID), or nothing at all. */
 static void check_failure(int rc, const bt_dht__krpc_msg *m, const uint8_t *data, size_t size)
 {
-	bt_dht__krpc_msg z;
-	memset(&z, 0, sizeof(z));
 	check(rc < 0 && rc >= BT_DHT__KRPC_E_ID);
 	if (rc == BT_DHT__KRPC_E_ARGS || rc == BT_DHT__KRPC_E_ID) {
 		check(m->kind >= BT_DHT__KRPC_QUERY && m->kind <= BT_DHT__KRPC_ERROR);
 		check(m->t && m->tlen >= 1 && m->tlen <= BT_DHT__KRPC_MAX_T);
 		check_within(m->t, m->tlen, data, size);
 		check_within(m->v, m->vlen, data, size);
-		z.kind = m->kind;
-		z.method = m->method;
-		z.t = m->t;
-		z.tlen = m->tlen;
-		z.v = m->v;
-		z.vlen = m->vlen;
-		z.ro = m->ro;
-		z.has_ip = m->has_ip;
-		z.ip = m->ip;
+		check(krpc_only_top_level(m));
+		return;
 	}
+	bt_dht__krpc_msg z;
+	memset(&z, 0, sizeof(z));
 	check(krpc_msg_eq(&z, m) && m->values_skipped == 0);
 }
 

@@ -150,7 +150,6 @@ struct bt_dht {
 	uint64_t voters[VOTERS]; /* keyed hashes of the IPs that voted lately */
 	unsigned nvoters;
 
-	uint64_t last_tick;
 	bt_dht_stats st;
 };
 
@@ -422,6 +421,24 @@ static struct txn *send_query(bt_dht *d, bt_dht__krpc_msg *q, const bt_addr *to,
 	d->npending++;
 	d->st.out_queries[method_index(q->method)]++;
 	return t;
+}
+
+/* A query of @method with every other field clear; send_query() fills in t, id, v and ro. */
+static void query_init(bt_dht__krpc_msg *q, bt_dht__krpc_method method)
+{
+	memset(q, 0, sizeof(*q));
+	q->method = method;
+}
+
+/* find_node for our own id to a bootstrap contact, whose id we do not know. */
+static struct txn *send_find_self(bt_dht *d, const bt_addr *to, uint64_t now)
+{
+	bt_dht__krpc_msg q;
+	query_init(&q, BT_DHT__KRPC_M_FIND_NODE);
+	q.has_target = true;
+	q.target = d->id;
+	q.want = fam_index(to) ? BT_DHT__WANT_N6 : BT_DHT__WANT_N4;
+	return send_query(d, &q, to, NULL, OWN_BOOTSTRAP, 0, now);
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -780,8 +797,7 @@ static void send_announces(bt_dht *d, struct search *s, uint64_t now)
 			if (c->state != C_REPLIED || !c->token_len)
 				continue;
 			bt_dht__krpc_msg q;
-			memset(&q, 0, sizeof(q));
-			q.method = BT_DHT__KRPC_M_ANNOUNCE_PEER;
+			query_init(&q, BT_DHT__KRPC_M_ANNOUNCE_PEER);
 			q.has_info_hash = true;
 			q.info_hash = s->target;
 			q.token = c->token;
@@ -818,8 +834,7 @@ static bool search_step(bt_dht *d, struct search *s, uint64_t now)
 			if (c->state != C_NEW || s->inflight[fam] >= SEARCH_ALPHA)
 				continue;
 			bt_dht__krpc_msg q;
-			memset(&q, 0, sizeof(q));
-			q.method = s->method;
+			query_init(&q, s->method);
 			if (s->method == BT_DHT__KRPC_M_GET_PEERS) {
 				q.has_info_hash = true;
 				q.info_hash = s->target;
@@ -1171,7 +1186,6 @@ BT_DHT_EXTERN int bt_dht_new(bt_dht **out, const bt_dht_options *opts, uint64_t 
 	rotate_secret(d, now);
 	rate_init(&d->out_q, opts->max_out_qps, now);
 	rate_init(&d->out_b, opts->max_out_bps, now);
-	d->last_tick = now;
 
 	rc = BT_DHT_E_NOMEM;
 	d->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
@@ -1288,14 +1302,8 @@ static void tick_maintenance(bt_dht *d, uint64_t now)
 		     now - d->last_bootstrap[fam] >= BOOTSTRAP_RETRY_MS)) {
 			d->last_bootstrap[fam] = now;
 			for (unsigned i = 0; i < d->ncontacts; i++) {
-				if (fam_index(&d->contacts[i]) != fam)
-					continue;
-				bt_dht__krpc_msg q;
-				memset(&q, 0, sizeof(q));
-				q.method = BT_DHT__KRPC_M_FIND_NODE;
-				q.has_target = true;
-				q.target = d->id;
-				send_query(d, &q, &d->contacts[i], NULL, OWN_BOOTSTRAP, 0, now);
+				if (fam_index(&d->contacts[i]) == fam)
+					send_find_self(d, &d->contacts[i], now);
 			}
 		}
 		/* A few pings of questionable nodes and unverified candidates. */
@@ -1305,8 +1313,7 @@ static void tick_maintenance(bt_dht *d, uint64_t now)
 			    !bt_dht__rt_next_ping(d->rt[fam], now, PING_GAP_MS, &n))
 				break;
 			bt_dht__krpc_msg q;
-			memset(&q, 0, sizeof(q));
-			q.method = BT_DHT__KRPC_M_PING;
+			query_init(&q, BT_DHT__KRPC_M_PING);
 			send_query(d, &q, &n.addr, &n.id, OWN_PING, 0, now);
 		}
 		/* Stale buckets: a lookup of a random id in their range. */
@@ -1342,7 +1349,6 @@ BT_DHT_EXTERN unsigned int bt_dht_tick(bt_dht *d, uint64_t now)
 		s = next_id ? search_find(d, next_id) : NULL;
 	}
 	tick_maintenance(d, now);
-	d->last_tick = now;
 	unsigned wait = 1000;
 	if (d->npending || d->searches)
 		wait = 100;
@@ -1369,14 +1375,8 @@ BT_DHT_EXTERN int bt_dht_add_node(bt_dht *d, const struct sockaddr *sa, socklen_
 		known |= bt_addr_eq(&d->contacts[i], &a);
 	if (!known && d->ncontacts < MAX_CONTACTS)
 		d->contacts[d->ncontacts++] = a;
-	bt_dht__krpc_msg q;
-	memset(&q, 0, sizeof(q));
-	q.method = BT_DHT__KRPC_M_FIND_NODE;
-	q.has_target = true;
-	q.target = d->id;
-	q.want = fam_index(&a) ? BT_DHT__WANT_N6 : BT_DHT__WANT_N4;
 	d->last_bootstrap[fam_index(&a)] = now;
-	return send_query(d, &q, &a, NULL, OWN_BOOTSTRAP, 0, now) ? 0 : BT_DHT_E_LIMIT;
+	return send_find_self(d, &a, now) ? 0 : BT_DHT_E_LIMIT;
 }
 
 BT_DHT_EXTERN int bt_dht_ping(bt_dht *d, const struct sockaddr *sa, socklen_t len,
@@ -1387,8 +1387,7 @@ BT_DHT_EXTERN int bt_dht_ping(bt_dht *d, const struct sockaddr *sa, socklen_t le
 	if (rc < 0)
 		return rc;
 	bt_dht__krpc_msg q;
-	memset(&q, 0, sizeof(q));
-	q.method = BT_DHT__KRPC_M_PING;
+	query_init(&q, BT_DHT__KRPC_M_PING);
 	struct txn *t = send_query(d, &q, &a, NULL, OWN_PING, 0, now);
 	if (!t)
 		return BT_DHT_E_LIMIT;
@@ -1432,8 +1431,7 @@ BT_DHT_EXTERN int bt_dht_sample(bt_dht *d, const struct sockaddr *sa, socklen_t 
 	if (!target || !cb)
 		return BT_DHT_E_INVAL;
 	bt_dht__krpc_msg q;
-	memset(&q, 0, sizeof(q));
-	q.method = BT_DHT__KRPC_M_SAMPLE_INFOHASHES;
+	query_init(&q, BT_DHT__KRPC_M_SAMPLE_INFOHASHES);
 	q.has_target = true;
 	memcpy(q.target.b, target, BT_ID_LEN);
 	q.want = fam_index(&a) ? BT_DHT__WANT_N6 : BT_DHT__WANT_N4;

@@ -104,23 +104,6 @@ static bool str_eq(const uint8_t *p, size_t n, const char *s)
 	return p && n == strlen(s) && memcmp(p, s, n) == 0;
 }
 
-/* What a parse failure leaves: after E_ARGS / E_ID the top level only, otherwise nothing. */
-static bool only_top_level(const bt_dht__krpc_msg *m)
-{
-	bt_dht__krpc_msg z;
-	memset(&z, 0, sizeof(z));
-	z.kind = m->kind;
-	z.method = m->method;
-	z.t = m->t;
-	z.tlen = m->tlen;
-	z.v = m->v;
-	z.vlen = m->vlen;
-	z.ro = m->ro;
-	z.has_ip = m->has_ip;
-	z.ip = m->ip;
-	return krpc_msg_eq(&z, m) && m->values_skipped == 0;
-}
-
 static bool all_zero(const bt_dht__krpc_msg *m)
 {
 	bt_dht__krpc_msg z;
@@ -191,7 +174,7 @@ START_TEST(test_bep5_find_node)
 	ck_assert_int_eq(parse(&m, LIT(BEP5_FIND_R)), BT_DHT__KRPC_E_ARGS);
 	ck_assert_int_eq(m.kind, BT_DHT__KRPC_RESPONSE);
 	ck_assert(str_eq(m.t, m.tlen, "aa"));
-	ck_assert(only_top_level(&m));
+	ck_assert(krpc_only_top_level(&m));
 
 	ck_assert_int_eq(parse(&m, LIT(FIND_R)), BT_DHT__KRPC_OK);
 	ck_assert(m.has_id && memcmp(m.id.b, "0123456789abcdefghij", 20) == 0);
@@ -220,7 +203,7 @@ START_TEST(test_bep5_get_peers)
 	ck_assert_int_eq(parse(&m, LIT(BEP5_GETP_R_NODES)), BT_DHT__KRPC_E_ARGS);
 	ck_assert_int_eq(m.kind, BT_DHT__KRPC_RESPONSE);
 	ck_assert(str_eq(m.t, m.tlen, "aa"));
-	ck_assert(only_top_level(&m));
+	ck_assert(krpc_only_top_level(&m));
 }
 END_TEST
 
@@ -378,7 +361,7 @@ START_TEST(test_bep51)
 	ck_assert_int_eq(parse(&m, LIT(RA("8:interval2:10"))), BT_DHT__KRPC_E_ARGS);
 	ck_assert_int_eq(parse(&m, LIT(RA("3:numle"))), BT_DHT__KRPC_E_ARGS);
 	ck_assert_int_eq(m.kind, BT_DHT__KRPC_RESPONSE);
-	ck_assert(only_top_level(&m));
+	ck_assert(krpc_only_top_level(&m));
 }
 END_TEST
 
@@ -578,7 +561,7 @@ START_TEST(test_refusals)
 			/* enough for the engine to reply 203 */
 			ck_assert_msg((int)m.kind == bad_msgs[i].kind, "#%zu: kind %d", i, m.kind);
 			ck_assert(str_eq(m.t, m.tlen, "aa"));
-			ck_assert_msg(only_top_level(&m), "#%zu: body not cleared", i);
+			ck_assert_msg(krpc_only_top_level(&m), "#%zu: body not cleared", i);
 		} else {
 			ck_assert_msg(all_zero(&m), "#%zu: fields set after %d", i, rc);
 		}
@@ -601,7 +584,7 @@ START_TEST(test_failed_query_keeps_top_level)
 	ck_assert(str_eq(m.v, m.vlen, "UT"));
 	ck_assert(m.ro && m.has_ip && m.ip.port == 6881);
 	ck_assert(!m.has_id && !m.want && !m.has_target);
-	ck_assert(only_top_level(&m));
+	ck_assert(krpc_only_top_level(&m));
 
 	/* values parsed before a later bad key are forgotten too */
 	ck_assert_int_eq(parse(&m, LIT(RA("6:valuesl6:axje.ue5:nodes3:abc"))), BT_DHT__KRPC_E_ARGS);
@@ -683,7 +666,7 @@ START_TEST(test_announce_ports)
 			ck_assert(m.implied_port == cases[i].implied);
 			ck_assert(m.has_info_hash && m.token && m.token_len >= 1);
 		} else {
-			ck_assert(only_top_level(&m));
+			ck_assert(krpc_only_top_level(&m));
 		}
 	}
 }
@@ -1311,7 +1294,7 @@ START_TEST(test_mutations)
 		} else if (rc == BT_DHT__KRPC_E_ARGS || rc == BT_DHT__KRPC_E_ID) {
 			ck_assert(m.kind >= BT_DHT__KRPC_QUERY && m.kind <= BT_DHT__KRPC_ERROR);
 			ck_assert(m.t && m.tlen >= 1 && m.tlen <= BT_DHT__KRPC_MAX_T);
-			ck_assert(only_top_level(&m));
+			ck_assert(krpc_only_top_level(&m));
 		} else {
 			ck_assert(all_zero(&m));
 		}
