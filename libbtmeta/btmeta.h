@@ -236,7 +236,8 @@ typedef struct bt_meta_options {
 	unsigned int connect_timeout_ms;   /**< TCP connect [5000] */
 	unsigned int handshake_timeout_ms; /**< connected to both handshakes done [5000] */
 	unsigned int idle_timeout_ms;      /**< no byte received while waiting for one [10000] */
-	unsigned int peer_timeout_ms;      /**< one peer's whole fetch [30000] */
+	unsigned int peer_timeout_ms;      /**< one peer's whole fetch, and the whole connection of
+	                                        a peer we serve [30000] */
 	unsigned int job_timeout_ms;       /**< one job from its start [60000] */
 	unsigned int queue_ttl_ms;         /**< a queued job not seen for this long is dropped
 	                                        [3600000] */

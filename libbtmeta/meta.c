@@ -1389,9 +1389,11 @@ static void sweep_cb(evutil_socket_t fd, short what, void *arg)
 			       (c->state == C_HANDSHAKE &&
 			        now - c->t_stage >= o->handshake_timeout_ms) ||
 			       now - c->t_start >= o->peer_timeout_ms;
-		else
-			late = late || (c->state == C_HANDSHAKE &&
-			                now - c->t_start >= o->handshake_timeout_ms);
+		else /* a peer we serve gets the same whole-connection deadline: no slowloris */
+			late = late ||
+			       (c->state == C_HANDSHAKE &&
+			        now - c->t_start >= o->handshake_timeout_ms) ||
+			       now - c->t_start >= o->peer_timeout_ms;
 		if (late)
 			conn_fail(c, BT_META_E_SLOW);
 		/* conn_fail only unlinks @c, so @nx is still live. */
