@@ -25,13 +25,14 @@
  *     static void done(const bt_meta_result *r, void *ud)
  *     {
  *         if (r->status == 0)
- *             printf("%s (%llu bytes)\n", r->info->name, (unsigned long
- * long)r->info->total_length);
+ *             printf("%s: %zu files\n", r->info->name, r->info->num_files);
+ *         event_base_loopexit(ud, NULL);   // the manager's sweep timer keeps the loop busy
  *     }
  *
  *     bt_meta_options o = BT_META_OPTIONS_INIT;
  *     o.base = base;
  *     o.on_result = done;
+ *     o.cb_ud = base;
  *     bt_meta *m;
  *     if (bt_meta_new(&m, &o) == 0) {
  *         bt_meta_submit(m, infohash, 20, (struct sockaddr *)&peer, peerlen);
@@ -70,7 +71,7 @@ enum {
 	BT_META_E_INVAL = -3000,   /**< an argument is NULL or out of range */
 	BT_META_E_NOMEM = -3001,   /**< out of memory */
 	BT_META_E_VERSION = -3002, /**< unknown options version */
-	BT_META_E_EXISTS = -3003,  /**< already there (a served torrent, a listener) */
+	BT_META_E_EXISTS = -3003,  /**< already there (a served torrent) */
 	BT_META_E_NOENT = -3004,   /**< no such infohash */
 	BT_META_E_LIMIT = -3005,   /**< a limit refused it now (queue full, metadata too big) */
 	BT_META_E_FORMAT = -3006,  /**< not a valid info dictionary / torrent file */
@@ -86,8 +87,7 @@ enum {
 	BT_META_E_SIZE = -3017,      /**< peer: metadata_size over the cap, or a piece of the wrong
 	                                 size, index or total_size */
 	BT_META_E_CLOSED = -3018,    /**< peer: it closed the connection before the metadata */
-	BT_META_E_SLOW = -3019,      /**< peer: idle or per-peer deadline passed */
-	BT_META_E_BANNED = -3020     /**< peer: banned for lying; not contacted */
+	BT_META_E_SLOW = -3019       /**< peer: handshake, idle or per-peer deadline passed */
 };
 
 /* ---- Info dictionaries ---------------------------------------------------------------------- */
@@ -232,7 +232,9 @@ typedef struct bt_meta_options {
 	unsigned int peers_per_job;   /**< peers of one job tried in parallel [3] */
 	unsigned int max_job_peers;   /**< peers remembered per job [32] */
 	size_t max_metadata_size;     /**< larger metadata_size is refused [10 MiB] */
-	size_t max_buffer_memory;     /**< metadata being assembled, all connections [256 MiB] */
+	size_t max_buffer_memory;     /**< metadata being assembled, all connections [256 MiB];
+	                                   while it is full no connection starts, and a peer
+	                                   refused by it is tried again a second later */
 	unsigned int connect_timeout_ms;   /**< TCP connect [5000] */
 	unsigned int handshake_timeout_ms; /**< connected to both handshakes done [5000] */
 	unsigned int idle_timeout_ms;      /**< no byte received while waiting for one [10000] */
@@ -290,7 +292,8 @@ BT_META_EXTERN int bt_meta_cancel(bt_meta *m, const uint8_t *infohash, size_t le
  * Accept peer connections on @addr (port 0: the system chooses; *@bound, if not NULL,
  * receives the address bound).  Peers that ask for a served infohash get its metadata; the
  * others are disconnected after their handshake.  Several listeners may be opened (e.g. IPv4
- * and IPv6).  Returns 0 or -errno.
+ * and IPv6).  Returns 0; BT_META_E_INVAL (NULL, or a family other than AF_INET/AF_INET6);
+ * BT_META_E_NOMEM; or the -errno of socket(), bind() or listen().
  */
 BT_META_EXTERN int bt_meta_listen(bt_meta *m, const struct sockaddr *addr, socklen_t len,
                                   struct sockaddr_storage *bound);
@@ -311,7 +314,7 @@ typedef struct bt_meta_stats {
 	/* Jobs. */
 	uint64_t jobs_submitted; /**< new infohashes accepted by bt_meta_submit() */
 	uint64_t jobs_done;      /**< ended with verified metadata */
-	uint64_t jobs_failed;    /**< ended with NOPEERS or TIMEOUT */
+	uint64_t jobs_failed;    /**< ended with NOPEERS, TIMEOUT, FORMAT or NOMEM */
 	uint64_t jobs_cancelled;
 	uint64_t jobs_dropped; /**< queued jobs dropped: stale, or pushed out by a full queue */
 	uint64_t jobs_queued;  /**< gauge: waiting (with or without peers) */
@@ -325,7 +328,8 @@ typedef struct bt_meta_stats {
 	uint64_t fetches_ok;    /**< connections that delivered verified metadata */
 	uint64_t fail_connect, fail_protocol, fail_noext, fail_reject, fail_size, fail_hash,
 	    fail_closed, fail_slow, fail_memory;
-	uint64_t cancelled_conns; /**< closed because another peer delivered first */
+	uint64_t cancelled_conns; /**< closed because their job ended otherwise: another peer
+	                               delivered first, a cancel, a timeout */
 	uint64_t peers_banned;    /**< bans issued */
 	uint64_t peers_tracked;   /**< gauge: health records */
 	uint64_t buffer_bytes;    /**< gauge: metadata being assembled */
@@ -333,7 +337,7 @@ typedef struct bt_meta_stats {
 	/* Serving. */
 	uint64_t served_torrents; /**< gauge */
 	uint64_t served_pieces;   /**< ut_metadata data messages sent */
-	uint64_t served_rejects;  /**< requests rejected (bad index, unknown) */
+	uint64_t served_rejects;  /**< requests rejected (bad index, too many queued) */
 	uint64_t served_complete; /**< peers that received every piece of a torrent */
 } bt_meta_stats;
 
@@ -354,7 +358,7 @@ typedef struct bt_meta_peer_health {
 BT_META_EXTERN int bt_meta_peer_get(const bt_meta *m, const struct sockaddr *peer, socklen_t len,
                                     bt_meta_peer_health *out);
 
-/** A static English text for any BT_META_E_* code or -errno. */
+/** A static English text for a BT_META_E_* code; for -errno, strerror(3)'s text. */
 BT_META_EXTERN const char *bt_meta_strerror(int err);
 
 /** The library's version, e.g. "0.1.0". */

@@ -164,6 +164,7 @@ typedef struct job {
 	uint32_t heap_idx;
 	uint32_t seen;
 	uint64_t first_seen, last_seen, started;
+	uint64_t hold_until; /* no new connection before (the memory budget was full) */
 	jpeer *peers;
 	struct conn *conns;
 	struct job *prev, *next;   /* queued: the staleness list; active: the active list (oldest
@@ -747,10 +748,18 @@ static void conn_fail(conn *c, int err)
 		return;
 	if (c->dir == D_OUT) {
 		count_failure(m, err);
-		if (err != E_MEMORY)
-			health_failure(m, &c->addr, err, err == BT_META_E_HASH || c->lie, now_ms());
-		if (c->job && c->jpeer < c->job->npeers)
-			c->job->peers[c->jpeer].state = JP_DONE;
+		uint64_t now = now_ms();
+		job *j = c->job;
+		if (err == E_MEMORY && j && c->jpeer < j->npeers) {
+			/* Not the peer's fault: try it again once memory may have come back. */
+			j->peers[c->jpeer].state = JP_UNTRIED;
+			j->untried++;
+			j->hold_until = now + 1000;
+		} else {
+			health_failure(m, &c->addr, err, err == BT_META_E_HASH || c->lie, now);
+			if (j && c->jpeer < j->npeers)
+				j->peers[c->jpeer].state = JP_DONE;
+		}
 	}
 	conn_close(c);
 }
@@ -1195,8 +1204,10 @@ static int job_pick_peer(bt_meta *m, job *j, uint64_t now)
 /* Start connections for an active job; fail it when nothing is left to try. */
 static void job_run(bt_meta *m, job *j, uint64_t now)
 {
+	if (now < j->hold_until)
+		return; /* the sweep lists it again */
 	while (j->nconns < m->o.peers_per_job && j->untried > 0 &&
-	       m->nconns < m->o.max_connections) {
+	       m->nconns < m->o.max_connections && m->st.buffer_bytes < m->o.max_buffer_memory) {
 		int pi = job_pick_peer(m, j, now);
 		if (pi < 0 || conn_open(m, j, (uint16_t)pi, now) < 0)
 			break;
@@ -1620,7 +1631,7 @@ int bt_meta_submit(bt_meta *m, const uint8_t *ih, size_t len, const struct socka
 
 int bt_meta_cancel(bt_meta *m, const uint8_t *ih, size_t len)
 {
-	if (!m || !ih)
+	if (!m || !ih || (len != 20 && len != 32))
 		return BT_META_E_INVAL;
 	job *j = job_find(m, ih, len);
 	if (!j)
@@ -1632,7 +1643,7 @@ int bt_meta_cancel(bt_meta *m, const uint8_t *ih, size_t len)
 int bt_meta_listen(bt_meta *m, const struct sockaddr *addr, socklen_t len,
                    struct sockaddr_storage *bound)
 {
-	if (!m || !addr)
+	if (!m || !addr || (addr->sa_family != AF_INET && addr->sa_family != AF_INET6))
 		return BT_META_E_INVAL;
 	int fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -1804,8 +1815,6 @@ const char *bt_meta_strerror(int err)
 		return "peer closed the connection";
 	case BT_META_E_SLOW:
 		return "peer too slow";
-	case BT_META_E_BANNED:
-		return "peer banned";
 	default:
 		break;
 	}

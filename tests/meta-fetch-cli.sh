@@ -1,8 +1,8 @@
 #!/bin/sh
 # meta-fetch as users run it: usage errors exit 2 with a message; one meta-fetch serves two
 # torrents on 127.0.65.1 while another reads NDJSON on stdin (a dht-crawl "peer" line, a
-# "peers" line, a node line to skip, a line that is not JSON, an infohash nobody has a peer
-# for) and prints one line per torrent, writes .torrent files identical in their info to the
+# "peers" line, a node line to skip, a line that is not JSON, one of 70,000 bytes, an
+# infohash nobody has a peer for) and prints one line per torrent, writes .torrent files identical in their info to the
 # originals, and exits 1 because one torrent could not be fetched.  127.0.65.0/24 is this
 # test's alone.
 set -u
@@ -77,10 +77,13 @@ this is not json
 {"infohash":"$ih_b","peers":["127.0.65.2:9","$addr"]}
 {"event":"infohash","infohash":"ffffffffffffffffffffffffffffffffffffffff"}
 EOF
+head -c 70000 /dev/zero | tr '\0' x >>"$tmp/in"
+echo >>"$tmp/in"
 "$mf" -t "$tmp/out.d" --connect-timeout 2 --timeout 20 <"$tmp/in" >"$tmp/out" 2>"$tmp/err"
 rc=$?
 [ "$rc" = 1 ] || fail "exit $rc, want 1 (one torrent had no peer); stderr: $(cat "$tmp/err")"
 grep -q 'not JSON' "$tmp/err" || fail "no warning about the bad line"
+grep -q 'longer than' "$tmp/err" || fail "no warning about the overlong line"
 
 "$PY" - "$tmp" "$ih_a" "$ih_b" <<'EOF' || exit 1
 import json, sys

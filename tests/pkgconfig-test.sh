@@ -8,7 +8,7 @@ failed=0
 need() {
 	if [ -e "$1" ]; then echo "ok: $1"; else echo "FAIL: missing $1"; failed=1; fi
 }
-for lib in btevent btdht; do
+for lib in btevent btdht btmeta; do
 	need "$libdir/lib$lib.so"
 	need "$includedir/$lib.h"
 	need "$libdir/pkgconfig/lib$lib.pc"
@@ -16,14 +16,17 @@ for lib in btevent btdht; do
 done
 need "$mandir/man3/bt_event_publish.3"
 need "$mandir/man3/bt_dht_new.3"
+need "$mandir/man3/bt_meta_submit.3"
 need "$prefix/bin/dht-crawl"
 need "$mandir/man1/dht-crawl.1"
+need "$prefix/bin/meta-fetch"
+need "$mandir/man1/meta-fetch.1"
 [ "$failed" = 0 ] || exit 1
 
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 export PKG_CONFIG_PATH="$libdir/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
-for pair in libbtevent:event-client libbtdht:dht-client; do
+for pair in libbtevent:event-client libbtdht:dht-client libbtmeta:meta-client; do
 	lib=${pair%%:*} prog=${pair#*:}
 	cp "$srcdir/tests/pkgconfig/$prog.c" "$tmp/"
 	flags=$(pkg-config --cflags --libs "$lib") || { echo "FAIL: pkg-config $lib"; exit 1; }
@@ -34,4 +37,6 @@ for pair in libbtevent:event-client libbtdht:dht-client; do
 		|| { echo "FAIL: $prog did not run"; exit 1; }
 	echo "ok: a program outside the tree builds and runs against the installed $lib"
 done
-"$prefix/bin/dht-crawl" --version || { echo "FAIL: the installed dht-crawl does not run"; exit 1; }
+for tool in dht-crawl meta-fetch; do
+	"$prefix/bin/$tool" --version || { echo "FAIL: the installed $tool does not run"; exit 1; }
+done

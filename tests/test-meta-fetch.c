@@ -527,6 +527,33 @@ START_TEST(test_liar_and_honest)
 }
 END_TEST
 
+/* A memory budget smaller than the metadata: not the peer's fault.  Its health stays clean, and
+ * the job tries it again (a second later) until its deadline. */
+START_TEST(test_memory_budget)
+{
+	fake_peer *fp = fake(32, FP_HONEST);
+	bt_meta_options o = fast_options();
+	o.max_buffer_memory = T.dict_len / 2;
+	o.job_timeout_ms = 2600;
+	client_new(&o);
+	submit_fake(fp);
+	wait_results(1);
+	ck_assert_int_eq(T.status, BT_META_E_TIMEOUT);
+	bt_meta_stats s = stats_of(T.m);
+	ck_assert_uint_ge(s.fail_memory, 2);
+	ck_assert_uint_eq(s.fail_memory, fails_total(&s));
+	ck_assert_uint_ge(s.conns_out, 2);
+	ck_assert_uint_eq(s.buffer_bytes, 0);
+	struct sockaddr_storage ss;
+	socklen_t sl = fake_peer_sockaddr(fp, &ss);
+	bt_meta_peer_health h;
+	ck_assert_int_eq(bt_meta_peer_get(T.m, (struct sockaddr *)&ss, sl, &h), BT_META_E_NOENT);
+	fake_peer_stats fs;
+	fake_peer_get_stats(fp, &fs);
+	ck_assert_uint_eq(fs.requests, 0);
+}
+END_TEST
+
 /* One peer at a time, the liar first: the job falls over to the next peer. */
 START_TEST(test_liar_then_honest)
 {
@@ -737,13 +764,11 @@ START_TEST(test_bad_args)
 	ck_assert_int_eq(bt_meta_serve_remove(T.m, T.ih, 20), BT_META_E_NOENT);
 
 	static const int codes[] = {
-	    BT_META_E_INVAL,    BT_META_E_NOMEM,     BT_META_E_VERSION,
-	    BT_META_E_EXISTS,   BT_META_E_NOENT,     BT_META_E_LIMIT,
-	    BT_META_E_FORMAT,   BT_META_E_HASH,      BT_META_E_NOPEERS,
-	    BT_META_E_TIMEOUT,  BT_META_E_CANCELLED, BT_META_E_CONNECT,
-	    BT_META_E_PROTOCOL, BT_META_E_NOEXT,     BT_META_E_REJECT,
-	    BT_META_E_SIZE,     BT_META_E_CLOSED,    BT_META_E_SLOW,
-	    BT_META_E_BANNED,   -ECONNREFUSED,       0,
+	    BT_META_E_INVAL,    BT_META_E_NOMEM,   BT_META_E_VERSION,   BT_META_E_EXISTS,
+	    BT_META_E_NOENT,    BT_META_E_LIMIT,   BT_META_E_FORMAT,    BT_META_E_HASH,
+	    BT_META_E_NOPEERS,  BT_META_E_TIMEOUT, BT_META_E_CANCELLED, BT_META_E_CONNECT,
+	    BT_META_E_PROTOCOL, BT_META_E_NOEXT,   BT_META_E_REJECT,    BT_META_E_SIZE,
+	    BT_META_E_CLOSED,   BT_META_E_SLOW,    -ECONNREFUSED,       0,
 	    -1234567,
 	};
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
@@ -768,7 +793,7 @@ static Suite *meta_fetch_suite(void)
 	    {"info", {test_info_parse}},
 	    {"honest", {test_honest_fetch, test_ipv6}},
 	    {"choice", {test_liar_and_honest, test_liar_then_honest, test_early_cancel}},
-	    {"cancel", {test_cancel}},
+	    {"cancel", {test_cancel, test_memory_budget}},
 	    {"serve", {test_serve}},
 	    {"api", {test_bad_args}},
 	};

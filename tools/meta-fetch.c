@@ -438,27 +438,33 @@ static void stdin_cb(evutil_socket_t fd, short what, void *arg)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		if (r->line_len > 0) {
+		if (r->line_len > 0 && r->line_len <= MAX_LINE) {
 			r->line[r->line_len] = 0;
 			handle_line(r, r->line);
-			r->line_len = 0;
 		}
+		r->line_len = 0;
 		end_of_input(r);
 		return;
 	}
 	for (ssize_t i = 0; i < n; i++) {
-		if (buf[i] == '\n') {
-			r->line[r->line_len] = 0;
-			if (r->line_len > 0)
-				handle_line(r, r->line);
-			r->line_len = 0;
-		} else if (r->line_len < MAX_LINE - 1) {
-			r->line[r->line_len++] = buf[i];
-		} else if (r->line_len == MAX_LINE - 1) {
-			r->line_len = MAX_LINE; /* too long: dropped at its newline */
+		if (buf[i] != '\n') {
+			if (r->line_len < MAX_LINE)
+				r->line[r->line_len] = buf[i];
+			if (r->line_len <= MAX_LINE)
+				r->line_len++; /* MAX_LINE + 1 marks a line too long */
+			continue;
 		}
-		if (r->line_len == MAX_LINE && buf[i] == '\n')
-			r->line_len = 0;
+		if (r->line_len > MAX_LINE) {
+			r->bad_lines++;
+			if (!r->quiet)
+				fprintf(stderr,
+				        "meta-fetch: input line longer than %d bytes ignored\n",
+				        MAX_LINE);
+		} else if (r->line_len > 0) {
+			r->line[r->line_len] = 0;
+			handle_line(r, r->line);
+		}
+		r->line_len = 0;
 	}
 }
 
