@@ -12,7 +12,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +24,7 @@
 #include "bep42.h"
 #include "btdht.h"
 #include "krpc.h"
+#include "log.h"
 #include "peerstore.h"
 #include "rtable.h"
 
@@ -180,18 +180,7 @@ static void rnd_bytes(bt_dht *d, uint8_t *p, size_t n)
 	}
 }
 
-static void logf_(bt_dht *d, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void logf_(bt_dht *d, int level, const char *fmt, ...)
-{
-	if (!d->opt.log)
-		return;
-	char buf[256];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	d->opt.log(level, buf, d->opt.cb_ud);
-}
+#define logf_(d, level, ...) bt_log((d)->opt.log, (d)->opt.cb_ud, (level), __VA_ARGS__)
 
 static int fam_index(const bt_addr *a)
 {

@@ -21,7 +21,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -37,6 +36,7 @@
 
 #include "addr.h"
 #include "buf.h"
+#include "log.h"
 #include "btmeta.h"
 #include "siphash.h"
 #include "wire.h"
@@ -261,19 +261,7 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void logf_(bt_meta *m, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void logf_(bt_meta *m, int level, const char *fmt, ...)
-{
-	if (!m->o.log)
-		return;
-	char buf[256];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	m->o.log(level, buf, m->o.cb_ud);
-}
+#define logf_(m, level, ...) bt_log((m)->o.log, (m)->o.cb_ud, (level), __VA_ARGS__)
 
 static void schedule(bt_meta *m)
 {

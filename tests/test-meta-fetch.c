@@ -531,7 +531,7 @@ END_TEST
  * the job tries it again (a second later) until its deadline. */
 START_TEST(test_memory_budget)
 {
-	fake_peer *fp = fake(32, FP_HONEST);
+	fake_peer *fp = fake(34, FP_HONEST);
 	bt_meta_options o = fast_options();
 	o.max_buffer_memory = T.dict_len / 2;
 	o.job_timeout_ms = 2600;
