@@ -384,6 +384,18 @@ int main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
+	/* Idle first: its memory figure must not profit from heap the fetch rounds freed. */
+	if (idle > 0) {
+		uint16_t ports[IDLE_PEERS];
+		pid_t pid = spawn(1, 0, &ctl, ports, sizeof(ports));
+		if (pid < 0) {
+			fprintf(stderr, "bench-meta: the silent peers did not start\n");
+			return 1;
+		}
+		if (idle_conns(idle, ports) < 0)
+			rc = 1;
+		reap(pid, ctl);
+	}
 	if (torrents > 0) {
 		bench_rng = 88172645463325252ull;
 		pid_t pid = spawn(0, torrents, &ctl, &ready, 1);
@@ -398,17 +410,6 @@ int main(int argc, char **argv)
 		for (unsigned r = 1; r <= rounds; r++)
 			if (fetch_round(torrents, torrents, r) < 0)
 				rc = 1;
-		reap(pid, ctl);
-	}
-	if (idle > 0) {
-		uint16_t ports[IDLE_PEERS];
-		pid_t pid = spawn(1, 0, &ctl, ports, sizeof(ports));
-		if (pid < 0) {
-			fprintf(stderr, "bench-meta: the silent peers did not start\n");
-			return 1;
-		}
-		if (idle_conns(idle, ports) < 0)
-			rc = 1;
 		reap(pid, ctl);
 	}
 	return rc;
