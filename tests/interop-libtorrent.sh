@@ -6,18 +6,9 @@
 # python3-libtorrent is only visible to the system Python.
 set -u
 : "${top_srcdir:=.}" "${top_builddir:=.}"
-PYTHON=${INTEROP_PYTHON:-/usr/bin/python3}
 crawl="$top_builddir/tools/dht-crawl"
 
-if [ ! -x "$PYTHON" ]; then
-	echo "SKIP: $PYTHON not found (install python3 and python3-libtorrent)"
-	exit 77
-fi
-if ! err=$("$PYTHON" -c 'import libtorrent' 2>&1); then
-	echo "SKIP: $PYTHON cannot import libtorrent: $(printf '%s\n' "$err" | tail -n 1)"
-	echo "      (Debian: apt-get install python3-libtorrent; it is visible to /usr/bin/python3 only)"
-	exit 77
-fi
+. "$top_srcdir/tests/interop/need-libtorrent.sh"
 if [ ! -x "$crawl" ]; then
 	echo "ERROR: $crawl not built"
 	exit 99

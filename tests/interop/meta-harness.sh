@@ -6,7 +6,6 @@
 # defines h (tests/interop/lt_meta.py), start/run/stop for background jobs with recorded exit
 # statuses, fail, budget (deadlines within the script's own 47 s), say, show; and makes the
 # two torrents, $tmp/single.torrent and $tmp/multi.torrent ($ih_single, $ih_multi).
-PYTHON=${INTEROP_PYTHON:-/usr/bin/python3}
 helper="$top_srcdir/tests/interop/lt_meta.py"
 mf="$top_builddir/tools/meta-fetch"
 LIMIT=55
@@ -22,15 +21,7 @@ if [ -z "${INTEROP_META_FENCED:-}" ] && command -v timeout >/dev/null 2>&1; then
 	esac
 fi
 
-if [ ! -x "$PYTHON" ]; then
-	echo "SKIP: $PYTHON not found (install python3 and python3-libtorrent)"
-	exit 77
-fi
-if ! err=$("$PYTHON" -c 'import libtorrent' 2>&1); then
-	echo "SKIP: $PYTHON cannot import libtorrent: $(printf '%s\n' "$err" | tail -n 1)"
-	echo "      (Debian: apt-get install python3-libtorrent; it is visible to /usr/bin/python3 only)"
-	exit 77
-fi
+. "$top_srcdir/tests/interop/need-libtorrent.sh"
 if [ ! -x "$mf" ]; then
 	echo "ERROR: $mf not built"
 	exit 99
