@@ -8,7 +8,7 @@ failed=0
 need() {
 	if [ -e "$1" ]; then echo "ok: $1"; else echo "FAIL: missing $1"; failed=1; fi
 }
-for lib in btevent btdht btmeta; do
+for lib in btevent btdht btmeta btstore; do
 	need "$libdir/lib$lib.so"
 	need "$includedir/$lib.h"
 	need "$libdir/pkgconfig/lib$lib.pc"
@@ -17,6 +17,7 @@ done
 need "$mandir/man3/bt_event_publish.3"
 need "$mandir/man3/bt_dht_new.3"
 need "$mandir/man3/bt_meta_submit.3"
+need "$mandir/man3/bt_store_search.3"
 need "$prefix/bin/dht-crawl"
 need "$mandir/man1/dht-crawl.1"
 need "$prefix/bin/meta-fetch"
@@ -26,7 +27,8 @@ need "$mandir/man1/meta-fetch.1"
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 export PKG_CONFIG_PATH="$libdir/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
-for pair in libbtevent:event-client libbtdht:dht-client libbtmeta:meta-client; do
+for pair in libbtevent:event-client libbtdht:dht-client libbtmeta:meta-client \
+	libbtstore:store-client; do
 	lib=${pair%%:*} prog=${pair#*:}
 	cp "$srcdir/tests/pkgconfig/$prog.c" "$tmp/"
 	flags=$(pkg-config --cflags --libs "$lib") || { echo "FAIL: pkg-config $lib"; exit 1; }
