@@ -22,6 +22,8 @@ need "$prefix/bin/dht-crawl"
 need "$mandir/man1/dht-crawl.1"
 need "$prefix/bin/meta-fetch"
 need "$mandir/man1/meta-fetch.1"
+need "$prefix/bin/store-query"
+need "$mandir/man1/store-query.1"
 [ "$failed" = 0 ] || exit 1
 
 tmp=$(mktemp -d) || exit 1
@@ -39,6 +41,6 @@ for pair in libbtevent:event-client libbtdht:dht-client libbtmeta:meta-client \
 		|| { echo "FAIL: $prog did not run"; exit 1; }
 	echo "ok: a program outside the tree builds and runs against the installed $lib"
 done
-for tool in dht-crawl meta-fetch; do
+for tool in dht-crawl meta-fetch store-query; do
 	"$prefix/bin/$tool" --version || { echo "FAIL: the installed $tool does not run"; exit 1; }
 done
