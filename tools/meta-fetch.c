@@ -605,6 +605,7 @@ int main(int argc, char **argv)
 	};
 	bt_meta_options o = BT_META_OPTIONS_INIT;
 	struct run r;
+	struct event *sigint = NULL, *sigterm = NULL;
 	const char *serve[MAX_SERVE], *listen_on[MAX_LISTEN];
 	int nserve = 0, nlisten = 0, c, verbose = 0;
 	unsigned long v, serve_time = 0;
@@ -748,6 +749,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "meta-fetch: %s\n", bt_meta_strerror(e));
 		goto out;
 	}
+	/* Before "listening" is printed: whoever waits for that line may signal us at once. */
+	sigint = evsignal_new(r.base, SIGINT, stop_cb, &r);
+	sigterm = evsignal_new(r.base, SIGTERM, stop_cb, &r);
+	if (sigint)
+		event_add(sigint, NULL);
+	if (sigterm)
+		event_add(sigterm, NULL);
 	for (int i = 0; i < nserve; i++)
 		if (load_torrent(r.meta, serve[i]) < 0)
 			goto out;
@@ -787,12 +795,6 @@ int main(int argc, char **argv)
 		}
 	}
 
-	struct event *sigint = evsignal_new(r.base, SIGINT, stop_cb, &r);
-	struct event *sigterm = evsignal_new(r.base, SIGTERM, stop_cb, &r);
-	if (sigint)
-		event_add(sigint, NULL);
-	if (sigterm)
-		event_add(sigterm, NULL);
 	if (serve_time > 0 && r.serving) {
 		struct timeval tv = {(time_t)serve_time, 0};
 		r.stop_ev = evtimer_new(r.base, stop_cb, &r);
@@ -816,15 +818,15 @@ int main(int argc, char **argv)
 		fputc('\n', stderr);
 	if (r.stats)
 		print_stats(r.meta);
-	if (sigint)
-		event_free(sigint);
-	if (sigterm)
-		event_free(sigterm);
 	if (r.serving && !r.reading && r.npending == 0)
 		rc = (r.failed || (r.interrupted && ihlen > 0)) ? EXIT_PARTIAL : 0;
 	else
 		rc = (r.failed || r.npending || r.interrupted || r.refused) ? EXIT_PARTIAL : 0;
 out:
+	if (sigint)
+		event_free(sigint);
+	if (sigterm)
+		event_free(sigterm);
 	if (r.stdin_ev)
 		event_free(r.stdin_ev);
 	if (r.progress_ev)
