@@ -749,7 +749,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "meta-fetch: %s\n", bt_meta_strerror(e));
 		goto out;
 	}
-	/* Before "listening" is printed: whoever waits for that line may signal us at once. */
+	/* Before "listening" is printed: whoever waits for that line may signal us at once.
+	 * Ignored first, so that freeing these events at the end restores "ignore", not the
+	 * default: timeout(1) sends SIGTERM to the child and then to the whole group, and a
+	 * second signal arriving during cleanup must not kill us with our work done. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
 	sigint = evsignal_new(r.base, SIGINT, stop_cb, &r);
 	sigterm = evsignal_new(r.base, SIGTERM, stop_cb, &r);
 	if (sigint)
