@@ -29,34 +29,6 @@ enum {
 
 /* ---- Little helpers ------------------------------------------------------------------------ */
 
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p)
-{
-	uint32_t v = 0;
-	for (int i = 3; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint64_t get_u64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
 static int put_varint(bt_buf *b, uint64_t v)
 {
 	uint8_t tmp[10];
@@ -117,13 +89,13 @@ size_t bt_store__doc_encode(const bt_store__doc *d, uint8_t *out)
 	out[1] = d->has_meta;
 	out[2] = d->sources;
 	out[3] = d->npeers;
-	put_u32(out + 4, d->times_seen);
-	put_u32(out + 8, d->peers);
-	put_u32(out + 12, d->nfiles);
-	put_u64(out + 16, d->length);
-	put_u64(out + 24, (uint64_t)d->first_seen);
-	put_u64(out + 32, (uint64_t)d->last_seen);
-	put_u64(out + 40, (uint64_t)d->indexed);
+	bt_store__put_u32(out + 4, d->times_seen);
+	bt_store__put_u32(out + 8, d->peers);
+	bt_store__put_u32(out + 12, d->nfiles);
+	bt_store__put_u64(out + 16, d->length);
+	bt_store__put_u64(out + 24, (uint64_t)d->first_seen);
+	bt_store__put_u64(out + 32, (uint64_t)d->last_seen);
+	bt_store__put_u64(out + 40, (uint64_t)d->indexed);
 	memcpy(out + 48, d->infohash, 20);
 	memset(out + 68, 0, 4);
 	size_t n = 72;
@@ -144,13 +116,13 @@ int bt_store__doc_decode_head(const uint8_t *p, size_t n, bt_store__doc *d)
 		return BT_STORE_E_CORRUPT;
 	d->has_meta = p[1];
 	d->sources = p[2];
-	d->times_seen = get_u32(p + 4);
-	d->peers = get_u32(p + 8);
-	d->nfiles = get_u32(p + 12);
-	d->length = get_u64(p + 16);
-	d->first_seen = (int64_t)get_u64(p + 24);
-	d->last_seen = (int64_t)get_u64(p + 32);
-	d->indexed = (int64_t)get_u64(p + 40);
+	d->times_seen = bt_store__get_u32(p + 4);
+	d->peers = bt_store__get_u32(p + 8);
+	d->nfiles = bt_store__get_u32(p + 12);
+	d->length = bt_store__get_u64(p + 16);
+	d->first_seen = (int64_t)bt_store__get_u64(p + 24);
+	d->last_seen = (int64_t)bt_store__get_u64(p + 32);
+	d->indexed = (int64_t)bt_store__get_u64(p + 40);
 	memcpy(d->infohash, p + 48, 20);
 	d->npeers = 0;
 	return 0;

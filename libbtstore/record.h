@@ -16,6 +16,29 @@
 #include "btstore.h"
 #include "buf.h"
 
+/* Little-endian fixed-width fields of the stored values. */
+static inline void bt_store__put_u32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void bt_store__put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static inline uint32_t bt_store__get_u32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t bt_store__get_u64(const uint8_t *p)
+{
+	return (uint64_t)bt_store__get_u32(p) | (uint64_t)bt_store__get_u32(p + 4) << 32;
+}
+
 #define BT_STORE__REC_FORMAT 1
 #define BT_STORE__DOC_FORMAT 1
 #define BT_STORE__MAX_FILES 1000000

@@ -451,11 +451,9 @@ static void heap_offer(heap *hp, const hit *h)
 	hp->v[i] = *h;
 }
 
-static const heap *sort_heap; /* qsort has no context argument */
-
-static int hit_order(const void *a, const void *b)
+static int hit_order(const void *a, const void *b, void *ud)
 {
-	return -better(sort_heap, a, b);
+	return -better(ud, a, b);
 }
 
 /* ---- The query ----------------------------------------------------------------------------------
@@ -633,8 +631,7 @@ static int run(bt_store *s, MDB_txn *txn, const bt_store_query *q, words *ws, bt
 		mdb_cursor_close(dc);
 	free(cs.v);
 	if (rc == 0) {
-		sort_heap = &hp;
-		qsort(hp.v, hp.n, sizeof(hit), hit_order);
+		qsort_r(hp.v, hp.n, sizeof(hit), hit_order, &hp);
 		size_t n = hp.n;
 		if (n > limit) {
 			n = limit;

@@ -77,31 +77,6 @@ int bt_store__mdb_err(bt_store *s, int rc, const char *what)
 	}
 }
 
-static void le32(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t rd32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static void le64(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
 static int64_t now_s(void)
 {
 	return (int64_t)time(NULL);
@@ -131,14 +106,14 @@ int bt_store__meta_get(bt_store *s, MDB_txn *txn, const char *key, uint64_t *v)
 		return bt_store__mdb_err(s, rc, "meta");
 	if (d.mv_size != 8)
 		return BT_STORE_E_CORRUPT;
-	*v = rd64(d.mv_data);
+	*v = bt_store__get_u64(d.mv_data);
 	return 0;
 }
 
 static int meta_put(bt_store *s, MDB_txn *txn, const char *key, uint64_t v)
 {
 	uint8_t b[8];
-	le64(b, v);
+	bt_store__put_u64(b, v);
 	MDB_val k = {strlen(key), (void *)key}, d = {8, b};
 	return bt_store__mdb_err(s, mdb_put(txn, s->db_meta, &k, &d, 0), "meta");
 }
@@ -375,14 +350,13 @@ static int index_rec(bt_store *s, uint32_t doc, const uint8_t *rec, size_t n)
 	return rc < 0 ? rc : 0;
 }
 
-static const bt_store *sort_store; /* qsort has no context argument */
-
-static int tok_cmp(const void *a, const void *b)
+static int tok_cmp(const void *a, const void *b, void *ud)
 {
-	const bt_store__tok *x = &sort_store->toks[*(const uint32_t *)a];
-	const bt_store__tok *y = &sort_store->toks[*(const uint32_t *)b];
+	const bt_store *s = ud;
+	const bt_store__tok *x = &s->toks[*(const uint32_t *)a];
+	const bt_store__tok *y = &s->toks[*(const uint32_t *)b];
 	size_t n = x->len < y->len ? x->len : y->len;
-	int c = memcmp(sort_store->tok_text.data + x->off, sort_store->tok_text.data + y->off, n);
+	int c = memcmp(s->tok_text.data + x->off, s->tok_text.data + y->off, n);
 	return c ? c : (int)x->len - (int)y->len;
 }
 
@@ -412,8 +386,7 @@ static int flush_postings(bt_store *s)
 	start[0] = 0;
 	for (uint32_t i = 0; i < ntok; i++)
 		order[i] = i;
-	sort_store = s;
-	qsort(order, ntok, sizeof(uint32_t), tok_cmp);
+	qsort_r(order, ntok, sizeof(uint32_t), tok_cmp, s);
 	MDB_cursor *c;
 	int rc = mdb_cursor_open(s->txn, s->db_terms, &c);
 	if (rc) {
@@ -501,8 +474,8 @@ static int day_add(bt_store *s, int64_t when, int discovered, int indexed)
 		memcpy(b, d.mv_data, 8);
 	else if (rc && rc != MDB_NOTFOUND)
 		return bt_store__mdb_err(s, rc, "days");
-	le32(b, rd32(b) + (uint32_t)discovered);
-	le32(b + 4, rd32(b + 4) + (uint32_t)indexed);
+	bt_store__put_u32(b, bt_store__get_u32(b) + (uint32_t)discovered);
+	bt_store__put_u32(b + 4, bt_store__get_u32(b + 4) + (uint32_t)indexed);
 	d.mv_size = 8;
 	d.mv_data = b;
 	return bt_store__mdb_err(s, mdb_put(s->txn, s->db_days, &k, &d, 0), "days");
@@ -545,8 +518,8 @@ static int apply_seen(bt_store *s, const uint8_t *p, size_t n)
 	(void)n;
 	const uint8_t *key = p;
 	unsigned source = p[20];
-	int64_t when = (int64_t)rd64(p + 21);
-	uint32_t npeers = rd32(p + 29);
+	int64_t when = (int64_t)bt_store__get_u64(p + 21);
+	uint32_t npeers = bt_store__get_u32(p + 29);
 	bt_store_peer peers[BT_STORE_MAX_PEERS];
 	size_t kept = npeers < BT_STORE_MAX_PEERS ? npeers : BT_STORE_MAX_PEERS;
 	const uint8_t *q = p + 33;
@@ -599,7 +572,7 @@ static int apply_seen(bt_store *s, const uint8_t *p, size_t n)
 /* Metadata: @p is a doc value (the sightings to merge, with the key) then the record. */
 static int apply_put(bt_store *s, const uint8_t *p, size_t n)
 {
-	uint32_t dlen = rd32(p);
+	uint32_t dlen = bt_store__get_u32(p);
 	bt_store__doc in;
 	int rc = bt_store__doc_decode(p + 4, dlen, &in);
 	if (rc)
@@ -780,7 +753,7 @@ static int apply_block(bt_store *s, const uint8_t *p)
 		if (mdb_get(s->txn, s->db_rec, &k, &rv) == 0 &&
 		    bt_store__rec_v2(rv.mv_data, rv.mv_size, v2) == 1 && memcmp(v2, p, 20) != 0) {
 			uint8_t b[8];
-			le64(b, rd64(p + 20));
+			bt_store__put_u64(b, bt_store__get_u64(p + 20));
 			MDB_val bk = {20, v2}, bv = {8, b};
 			if ((rc = bt_store__mdb_err(s, mdb_put(s->txn, s->db_blocked, &bk, &bv, 0),
 			                            "blocked")))
@@ -842,7 +815,7 @@ static int replay(bt_store *s)
 {
 	const uint8_t *p = s->log.data, *end = p + s->log.len;
 	while (p < end) {
-		uint32_t n = rd32(p + 1);
+		uint32_t n = bt_store__get_u32(p + 1);
 		int rc = apply(s, p[0], p + 5, n);
 		if (rc < 0)
 			return rc;
@@ -851,8 +824,9 @@ static int replay(bt_store *s)
 	return 0;
 }
 
-/* The pages of the databases' trees: what deleting in an open transaction visibly shrinks. */
-static uint64_t tree_bytes(bt_store *s, MDB_txn *txn)
+/* Pages in use: those of the databases' trees (what deleting in an open transaction visibly
+ * shrinks). */
+uint64_t bt_store__used_bytes(bt_store *s, MDB_txn *txn)
 {
 	MDB_dbi dbis[] = {1,          s->db_meta,  s->db_ih,      s->db_doc,  s->db_rec,
 	                  s->db_pend, s->db_terms, s->db_blocked, s->db_days, s->db_nodes};
@@ -867,11 +841,6 @@ static uint64_t tree_bytes(bt_store *s, MDB_txn *txn)
 	return pages * psize;
 }
 
-uint64_t bt_store__used_bytes(bt_store *s, MDB_txn *txn)
-{
-	return tree_bytes(s, txn);
-}
-
 /* Evict, oldest infohashes without metadata first, then the oldest indexed torrents, until
  * the batch's transaction uses at most @target bytes.  Returns 0, or BT_STORE_E_FULL when
  * nothing is left to evict. */
@@ -882,7 +851,8 @@ static int evict(bt_store *s, uint64_t target, unsigned max_docs)
 		return rc;
 	unsigned rounds = 0, total = 0;
 	uint64_t used;
-	while ((used = tree_bytes(s, s->txn)) > target && (!max_docs || total < max_docs)) {
+	while ((used = bt_store__used_bytes(s, s->txn)) > target &&
+	       (!max_docs || total < max_docs)) {
 		unsigned done = 0,
 		         chunk = max_docs && max_docs - total < 256 ? max_docs - total : 256;
 		for (int pass = 0; pass < 2 && !done; pass++) {
@@ -1109,7 +1079,7 @@ static int write_op(bt_store *s, int type, const void *payload, size_t n)
 		return rc;
 	}
 	uint8_t hd[5] = {(uint8_t)type};
-	le32(hd + 1, (uint32_t)n);
+	bt_store__put_u32(hd + 1, (uint32_t)n);
 	if (bt_buf_append(&s->log, hd, 5) || bt_buf_append(&s->log, payload, n)) {
 		/* Without its log entry the batch could not be replayed: commit it now. */
 		bt_buf_free(&s->log);
@@ -1138,8 +1108,8 @@ int bt_store_seen(bt_store *s, const uint8_t *infohash, size_t len, unsigned int
 	    npeers > UINT32_MAX)
 		return BT_STORE_E_INVAL;
 	p[20] = (uint8_t)source;
-	le64(p + 21, (uint64_t)when);
-	le32(p + 29, (uint32_t)npeers);
+	bt_store__put_u64(p + 21, (uint64_t)when);
+	bt_store__put_u32(p + 29, (uint32_t)npeers);
 	size_t kept = npeers < BT_STORE_MAX_PEERS ? npeers : BT_STORE_MAX_PEERS;
 	uint8_t *q = p + 33;
 	for (size_t i = 0; i < kept; i++, q += 19) {
@@ -1191,19 +1161,25 @@ int bt_store_put(bt_store *s, const bt_store_torrent *t)
 	bt_buf_reset(b);
 	uint8_t hd[4 + BT_STORE__DOC_MAX];
 	size_t dl = bt_store__doc_encode(&d, hd + 4);
-	le32(hd, (uint32_t)dl);
+	bt_store__put_u32(hd, (uint32_t)dl);
 	bt_buf_append(b, hd, 4 + dl);
 	if ((rc = bt_store__rec_encode(t, b)))
 		return BT_STORE_E_NOMEM;
 	return write_op(s, OP_PUT, b->data, b->len);
 }
 
-int bt_store_delete(bt_store *s, const uint8_t *infohash, size_t len)
+/* A write operation whose payload is the infohash's key. */
+static int key_op(bt_store *s, int type, const uint8_t *infohash, size_t len)
 {
 	uint8_t key[20];
 	if (!s || ih_key(infohash, len, key))
 		return BT_STORE_E_INVAL;
-	return write_op(s, OP_DELETE, key, 20);
+	return write_op(s, type, key, 20);
+}
+
+int bt_store_delete(bt_store *s, const uint8_t *infohash, size_t len)
+{
+	return key_op(s, OP_DELETE, infohash, len);
 }
 
 int bt_store_block(bt_store *s, const uint8_t *infohash, size_t len)
@@ -1211,16 +1187,13 @@ int bt_store_block(bt_store *s, const uint8_t *infohash, size_t len)
 	uint8_t p[28];
 	if (!s || ih_key(infohash, len, p))
 		return BT_STORE_E_INVAL;
-	le64(p + 20, (uint64_t)now_s());
+	bt_store__put_u64(p + 20, (uint64_t)now_s());
 	return write_op(s, OP_BLOCK, p, 28);
 }
 
 int bt_store_unblock(bt_store *s, const uint8_t *infohash, size_t len)
 {
-	uint8_t key[20];
-	if (!s || ih_key(infohash, len, key))
-		return BT_STORE_E_INVAL;
-	return write_op(s, OP_UNBLOCK, key, 20);
+	return key_op(s, OP_UNBLOCK, infohash, len);
 }
 
 int bt_store_is_blocked(bt_store *s, const uint8_t *infohash, size_t len)
@@ -1245,7 +1218,7 @@ int bt_store_nodes_save(bt_store *s, const bt_store_node *nodes, size_t n)
 	uint8_t *p = malloc(4 + n * 47), *q = p + 4;
 	if (!p)
 		return BT_STORE_E_NOMEM;
-	le32(p, (uint32_t)n);
+	bt_store__put_u32(p, (uint32_t)n);
 	for (size_t i = 0; i < n; i++, q += 47) {
 		if (nodes[i].addr.family != 4 && nodes[i].addr.family != 6) {
 			free(p);
@@ -1258,7 +1231,7 @@ int bt_store_nodes_save(bt_store *s, const bt_store_node *nodes, size_t n)
 			memset(q + 25, 0, 12);
 		q[37] = (uint8_t)(nodes[i].addr.port >> 8);
 		q[38] = (uint8_t)nodes[i].addr.port;
-		le64(q + 39, (uint64_t)nodes[i].last_seen);
+		bt_store__put_u64(q + 39, (uint64_t)nodes[i].last_seen);
 	}
 	int rc = write_op(s, OP_NODES, p, 4 + n * 47);
 	free(p);
@@ -1286,7 +1259,7 @@ int bt_store_nodes_load(bt_store *s, bt_store_node **out, size_t *n)
 		goto out;
 	}
 	const uint8_t *p = v.mv_data;
-	uint32_t cnt = v.mv_size >= 4 ? rd32(p) : UINT32_MAX;
+	uint32_t cnt = v.mv_size >= 4 ? bt_store__get_u32(p) : UINT32_MAX;
 	if (cnt > MAX_NODES || v.mv_size != 4 + (size_t)cnt * 47) {
 		rc = BT_STORE_E_CORRUPT;
 		goto out;
@@ -1309,7 +1282,7 @@ int bt_store_nodes_load(bt_store *s, bt_store_node **out, size_t *n)
 		nodes[i].addr.family = q[20];
 		memcpy(nodes[i].addr.ip, q + 21, 16);
 		nodes[i].addr.port = (uint16_t)(q[37] << 8 | q[38]);
-		nodes[i].last_seen = (int64_t)rd64(q + 39);
+		nodes[i].last_seen = (int64_t)bt_store__get_u64(q + 39);
 	}
 	*out = nodes;
 	*n = cnt;
@@ -1436,7 +1409,7 @@ int bt_store_get_stats(bt_store *s, bt_store_stats *out)
 	}
 	MDB_val k = {5, "table"}, v;
 	if (mdb_get(txn, s->db_nodes, &k, &v) == 0 && v.mv_size >= 4)
-		out->nodes = rd32(v.mv_data);
+		out->nodes = bt_store__get_u32(v.mv_data);
 	uint64_t x;
 	if (bt_store__meta_get(s, txn, "files", &x) == 0)
 		out->files = x + (uint64_t)(txn == s->txn ? s->files_delta : 0);
@@ -1498,8 +1471,8 @@ int bt_store_daily(bt_store *s, int64_t since, bt_store_day **out, size_t *n)
 		uint32_t day;
 		memcpy(&day, k.mv_data, 4);
 		days[*n].day = (int64_t)day * 86400;
-		days[*n].discovered = rd32(v.mv_data);
-		days[*n].indexed = rd32((const uint8_t *)v.mv_data + 4);
+		days[*n].discovered = bt_store__get_u32(v.mv_data);
+		days[*n].indexed = bt_store__get_u32((const uint8_t *)v.mv_data + 4);
 		(*n)++;
 	}
 	if (r && r != MDB_NOTFOUND && !rc)
