@@ -6,8 +6,12 @@
  * The source picks one of 16 addresses (IPv4 and IPv6); before the script runs the engine pings
  * each of them and starts a search, so responses can match real transactions: any "TTTT" in a
  * datagram is replaced by the transaction id of the engine's last query to that source.
+ * A crawler is attached, so samples, contact lists and get_peers answers also drive its node
+ * table, seen-set and pending ring.
  * Properties checked: the engine answers at most one datagram per query it was sent (plus the
- * queries it makes itself), never sends more than 1500 bytes, and its stats stay consistent.
+ * queries it makes itself), never sends more than 1500 bytes, and its stats stay consistent;
+ * every infohash the crawler takes as new is reported once or counted as unconfirmed (after a
+ * flush), with no more peers than max_peers.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,6 +29,7 @@ static struct {
 	uint8_t last_tid[NSRC][4];
 	int have_tid[NSRC];
 	uint64_t sent;
+	uint64_t reported;
 } F;
 
 static void check(int cond)
@@ -65,6 +70,14 @@ static void ignore_search(const uint8_t ih[20], const struct sockaddr *peer, soc
 	(void)ih, (void)peer, (void)pl, (void)done, (void)ud;
 }
 
+static void on_discovery(const bt_dht_discovery *dv, void *ud)
+{
+	(void)ud;
+	check(dv->infohash != NULL && dv->npeers <= 4);
+	check(dv->source >= BT_DHT_SRC_GET_PEERS && dv->source <= BT_DHT_SRC_SAMPLE);
+	F.reported++;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	memset(&F, 0, sizeof(F));
@@ -92,6 +105,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bt_dht *d;
 	uint64_t now = 1000000;
 	check(bt_dht_new(&d, &o, now) == 0);
+	bt_dht_crawl_options co = BT_DHT_CRAWL_OPTIONS_INIT;
+	co.on_discovery = on_discovery;
+	co.seen_capacity = 1000;
+	co.max_nodes = 64;
+	co.max_pending = 16;
+	co.max_peers = 4;
+	co.node_gap_ms = 50;
+	co.peer_wait_ms = 5000;
+	co.allow_local = 1;
+	bt_dht_crawler *cr;
+	check(bt_dht_crawler_new(&cr, d, &co, now) == 0);
 	for (int i = 0; i < NSRC; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = bt_addr_to_sockaddr(&F.src[i], &ss);
@@ -126,6 +150,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		bt_dht_input(d, msg, len, (struct sockaddr *)&ss, sl, now);
 		bt_dht_tick(d, now);
 	}
+	bt_dht_crawler_flush(cr, now);
+	bt_dht_crawl_stats cs;
+	check(bt_dht_crawler_get_stats(cr, &cs) == 0);
+	check(cs.pending == 0 && cs.reported == F.reported &&
+	      cs.reported + cs.unconfirmed == cs.seen);
+	check(cs.nodes <= 64);
+	bt_dht_crawler_free(cr);
 	bt_dht_stats st;
 	check(bt_dht_get_stats(d, &st, now) == 0);
 	check(st.out_messages == F.sent);

@@ -136,7 +136,9 @@ typedef struct bt_dht_options {
 	void *cb_ud;                    /**< passed to on_infohash, on_node and log */
 
 	/* Limits. */
-	unsigned int max_out_qps;      /**< queries we send per second, all nodes (default 100) */
+	unsigned int max_out_qps;      /**< queries we send per second, all nodes, never more in
+	                                    any window of one second, bursts and retries included
+	                                    (default 100) */
 	unsigned int max_out_bps;      /**< bytes we send per second, replies included (default
 	                                    262144) */
 	unsigned int max_in_qps_ip;    /**< queries per second we answer from one IP (default 10;
@@ -335,6 +337,139 @@ BT_DHT_EXTERN int bt_dht_save(const bt_dht *dht, uint8_t **out, size_t *len);
 BT_DHT_EXTERN int bt_dht_load(bt_dht *dht, const uint8_t *data, size_t len, uint64_t now);
 
 /* ---------------------------------------------------------------------------------------------
+ * The crawler: a node that walks the whole DHT to discover infohashes and their peers.
+ * ------------------------------------------------------------------------------------------- */
+
+/**
+ * A crawler attached to a node.  It uses the node's socket, id, routing table and budgets; the
+ * node keeps answering every query truthfully.  Strategies, all at once:
+ *  - BEP 51: every node it learns of is asked sample_infohashes, and asked again after the
+ *    interval the node gives (never sooner, and never before min_interval_s); a node that
+ *    returned all it holds (its num) is asked again only after twice that;
+ *  - get_peers on every new sampled infohash, to the node that sampled it (it stores the peers),
+ *    then, if that gave none, an iterative lookup;
+ *  - passive: infohashes other nodes announce to us, or ask us for (get_peers: then looked
+ *    up, and reported only if the lookup finds a peer);
+ *  - find_node walks: nodes without BEP 51 and, when nothing else is due, random targets, to
+ *    find more nodes.
+ * Nodes are sanitised: contacts with port 0, our own id, or (unless allow_local) loopback,
+ * private, multicast or reserved addresses are dropped; a node that times out three times in a
+ * row is dead; a node that answers with a new id twice is taken for an id spoofer and its
+ * samples ignored.  Politeness: every query goes through the node's global budgets
+ * (max_out_qps, max_out_bps: bt_dht_set_limits()), and neither the crawler nor the lookups it
+ * starts ask a node again within node_gap_ms of any query the node sent it, nor while one
+ * awaits its answer (the node's own upkeep - bootstrap, pings of its table - is not held
+ * back by it).
+ */
+typedef struct bt_dht_crawler bt_dht_crawler;
+
+/** One discovered infohash, reported once (unless it leaves the seen-set again). */
+typedef struct bt_dht_discovery {
+	const uint8_t *infohash;              /**< 20 bytes */
+	bt_dht_source source;                 /**< how it was first found */
+	const struct sockaddr_storage *peers; /**< peers known for it (up to max_peers) */
+	size_t npeers;                        /**< 0 when none was found within peer_wait_ms */
+	const struct sockaddr *from;          /**< the node that told us first */
+	socklen_t fromlen;
+	uint64_t found_ms; /**< when it was first seen, on the node's clock (bt_dht_now()) */
+} bt_dht_discovery;
+
+/** An infohash was discovered.  Runs inside bt_dht_input() or bt_dht_tick(); may call the
+ *  crawler's and the node's functions, but must not free either. */
+typedef void (*bt_dht_discovery_cb)(const bt_dht_discovery *d, void *ud);
+
+/** A persistent seen-set: return 1 if @infohash is already known (it is then not reported),
+ *  0 if not.  Asked once for each infohash the in-memory seen-set has not seen. */
+typedef int (*bt_dht_known_cb)(const uint8_t infohash[20], void *ud);
+
+#define BT_DHT_CRAWL_OPTIONS_VERSION 1
+
+/** Options of bt_dht_crawler_new().  Start from BT_DHT_CRAWL_OPTIONS_INIT; fields are only
+ *  ever appended.  A zero number means its default (in brackets). */
+typedef struct bt_dht_crawl_options {
+	unsigned int version;             /**< BT_DHT_CRAWL_OPTIONS_VERSION */
+	bt_dht_discovery_cb on_discovery; /**< required */
+	bt_dht_known_cb is_known;         /**< optional */
+	void *cb_ud;                      /**< passed to both */
+	unsigned int seen_capacity;       /**< infohashes the seen-set holds [1000000]: two Bloom
+	                                       filters of 2.5 bytes per infohash each (20 bits, 13
+	                                       hashes: 1 false positive in 13,000 per full filter);
+	                                       when one fills, the older is forgotten.  Fixed at
+	                                       creation. */
+	unsigned int max_nodes;      /**< nodes the crawl table holds [200000]; fixed at creation */
+	unsigned int max_pending;    /**< infohashes waiting for peers at once [10000]; fixed at
+	                                  creation; beyond it the oldest is reported as it is */
+	unsigned int max_peers;      /**< peers kept and reported per infohash, 1..64 [16];
+	                                  bt_dht_crawler_set_options() may lower it, not raise it
+	                                  above its value at creation */
+	unsigned int node_gap_ms;    /**< least time between two queries to one node [1500] */
+	unsigned int min_interval_s; /**< least time between two samples of one node, whatever
+	                                  interval it gives [60] */
+	unsigned int peer_wait_ms;   /**< how long peers are looked for before an infohash is
+	                                  reported without [30000] */
+	unsigned int explore_share;  /**< percent of the query budget find_node walks may use when
+	                                  nothing else is due, 1..100 [10] */
+	int no_get_peers;            /**< report sampled infohashes at once, without peers */
+	int allow_local;             /**< accept loopback and private addresses (tests, LANs) */
+} bt_dht_crawl_options;
+
+#define BT_DHT_CRAWL_OPTIONS_INIT                                                                  \
+	{                                                                                          \
+		BT_DHT_CRAWL_OPTIONS_VERSION, NULL, NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0       \
+	}
+
+/**
+ * Attach a crawler to @dht (which must outlive it; one crawler per node) and start: it works
+ * from the nodes the node hears of (bootstrap with bt_dht_add_node() or bt_dht_load()) and runs
+ * on the node's bt_dht_tick().  Returns 0, BT_DHT_E_INVAL (no callback, an option out of
+ * range), BT_DHT_E_VERSION, BT_DHT_E_LIMIT (a crawler is attached already) or BT_DHT_E_NOMEM.
+ */
+BT_DHT_EXTERN int bt_dht_crawler_new(bt_dht_crawler **out, bt_dht *dht,
+                                     const bt_dht_crawl_options *opts, uint64_t now);
+
+/** Detach and free.  Infohashes still waiting for peers are dropped: call
+ *  bt_dht_crawler_flush() first to have them reported.  NULL is accepted. */
+BT_DHT_EXTERN void bt_dht_crawler_free(bt_dht_crawler *c);
+
+/** Report now every infohash still waiting for peers, with the peers found so far, and stop
+ *  their lookups.  Returns how many were reported. */
+BT_DHT_EXTERN unsigned int bt_dht_crawler_flush(bt_dht_crawler *c, uint64_t now);
+
+/** Change max_peers, node_gap_ms, min_interval_s, peer_wait_ms, explore_share, no_get_peers,
+ *  allow_local and the callbacks at run time (the sizes fixed at creation are ignored).
+ *  Returns 0, BT_DHT_E_INVAL or BT_DHT_E_VERSION. */
+BT_DHT_EXTERN int bt_dht_crawler_set_options(bt_dht_crawler *c, const bt_dht_crawl_options *o);
+
+/** Counters (since creation) and gauges of a crawler. */
+typedef struct bt_dht_crawl_stats {
+	uint64_t nodes;          /**< gauge: in the crawl table */
+	uint64_t nodes_replied;  /**< gauge: nodes in the table that ever replied */
+	uint64_t nodes_bep51;    /**< gauge: ... that answered sample_infohashes */
+	uint64_t nodes_dead;     /**< gauge: given up after timeouts */
+	uint64_t nodes_spoofing; /**< gauge: answering with ever-new ids */
+	uint64_t nodes_rejected; /**< contacts dropped by sanitising */
+	uint64_t nodes_evicted;  /**< dropped because the table was full */
+	uint64_t samples_sent, get_peers_sent, find_node_sent; /**< our queries */
+	uint64_t timeouts;                                     /**< of our queries */
+	uint64_t lookups;        /**< iterative get_peers lookups started */
+	uint64_t sampled;        /**< infohashes received in samples, repeats included */
+	uint64_t seen;           /**< infohashes the seen-set took as new */
+	uint64_t repeats;        /**< infohashes the seen-set already had */
+	uint64_t known;          /**< infohashes is_known said were known */
+	uint64_t reported;       /**< discoveries reported */
+	uint64_t reported_peers; /**< ... of which with at least one peer */
+	uint64_t pending;        /**< gauge: waiting for peers */
+	uint64_t overflow;       /**< reported early because max_pending were waiting */
+	uint64_t memory;         /**< bytes held */
+	uint64_t unconfirmed;    /**< infohashes only asked for (get_peers) whose lookup found
+	                              no peer: not reported (nodes ask for random targets to
+	                              fill their tables) */
+} bt_dht_crawl_stats;
+
+/** Fill *@out.  Returns 0 or BT_DHT_E_INVAL. */
+BT_DHT_EXTERN int bt_dht_crawler_get_stats(const bt_dht_crawler *c, bt_dht_crawl_stats *out);
+
+/* ---------------------------------------------------------------------------------------------
  * The UDP transport: a node on libevent sockets.  Optional; the engine above works without it.
  * ------------------------------------------------------------------------------------------- */
 
@@ -402,7 +537,7 @@ BT_DHT_EXTERN uint64_t bt_dht_now(void);
 /** A static English message for an error code of this library or a -errno.  Never NULL. */
 BT_DHT_EXTERN const char *bt_dht_strerror(int err);
 
-/** The library's version, e.g. "0.1.0".  Static. */
+/** The library's version, e.g. "0.2.0".  Static. */
 BT_DHT_EXTERN const char *bt_dht_version(void);
 
 #ifdef __cplusplus

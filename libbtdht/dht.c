@@ -23,6 +23,7 @@
 #include "bencode.h"
 #include "bep42.h"
 #include "btdht.h"
+#include "crawler.h"
 #include "krpc.h"
 #include "log.h"
 #include "peerstore.h"
@@ -46,7 +47,15 @@
 #define SMALL_TABLE (4 * BT_DHT__K) /* fewer nodes than this: keep looking ourselves up */
 #define SELF_LOOKUP_MS (10 * 1000)
 
-enum txn_owner { OWN_NONE = 0, OWN_PING, OWN_BOOTSTRAP, OWN_SEARCH, OWN_SAMPLE, OWN_ANNOUNCE };
+enum txn_owner {
+	OWN_NONE = 0,
+	OWN_PING,
+	OWN_BOOTSTRAP,
+	OWN_SEARCH,
+	OWN_SAMPLE,
+	OWN_ANNOUNCE,
+	OWN_RAW /* bt_dht__query(): the crawler */
+};
 
 struct txn {
 	uint16_t nonce; /* second half of the transaction id */
@@ -61,6 +70,7 @@ struct txn {
 	uint64_t owner_id;          /* search id for OWN_SEARCH / OWN_ANNOUNCE */
 	bt_dht_sample_cb sample_cb; /* OWN_SAMPLE */
 	bt_dht_ping_cb ping_cb;     /* OWN_PING */
+	bt_dht__raw_cb raw_cb;      /* OWN_RAW */
 	void *cb_ud;
 	uint16_t len;
 	uint8_t pkt[TXN_PACKET];
@@ -116,6 +126,18 @@ struct bucket_rate {
 	uint64_t last;
 };
 
+/* The query budget: never more than @limit queries in any window of one second, bursts
+ * included.  Sends are counted in 10 ms slots; a query may go when the last WINDOW_SLOTS slots
+ * (which cover every one-second window ending now) hold fewer than @limit. */
+#define WINDOW_SLOTS 101
+#define SLOT_MS 10
+struct window_rate {
+	uint32_t count[WINDOW_SLOTS];
+	uint64_t slot; /* the newest slot */
+	uint64_t sum;  /* of count[] */
+	unsigned limit;
+};
+
 struct bt_dht {
 	bt_dht_options opt;
 	bt_id id;
@@ -144,13 +166,16 @@ struct bt_dht {
 	uint64_t last_self_lookup;
 
 	struct limiter_slot *limiter;
-	struct bucket_rate out_q, out_b;
+	struct window_rate out_q;
+	struct bucket_rate out_b;
 
 	struct vote votes[VOTE_SLOTS];
 	uint64_t voters[VOTERS]; /* keyed hashes of the IPs that voted lately */
 	unsigned nvoters;
 
 	bt_dht_stats st;
+	bt_dht_crawler *crawler; /* attached by bt_dht_crawler_new(), or NULL */
+	uint64_t now;            /* of the latest bt_dht_input() or bt_dht_tick() */
 };
 
 /* ---------------------------------------------------------------------------------------------
@@ -206,6 +231,54 @@ static void rate_refill(struct bucket_rate *b, uint64_t now)
 	if (b->tokens > b->max)
 		b->tokens = b->max;
 	b->last = now;
+}
+
+static void window_advance(struct window_rate *w, uint64_t now)
+{
+	uint64_t cur = now / SLOT_MS;
+	if (cur <= w->slot)
+		return;
+	uint64_t steps = cur - w->slot;
+	if (steps >= WINDOW_SLOTS) {
+		memset(w->count, 0, sizeof(w->count));
+		w->sum = 0;
+	} else {
+		for (uint64_t s = w->slot + 1; s <= cur; s++) {
+			w->sum -= w->count[s % WINDOW_SLOTS];
+			w->count[s % WINDOW_SLOTS] = 0;
+		}
+	}
+	w->slot = cur;
+}
+
+static bool window_can(struct window_rate *w, uint64_t now)
+{
+	window_advance(w, now);
+	return w->sum < w->limit;
+}
+
+static bool window_take(struct window_rate *w, uint64_t now)
+{
+	if (!window_can(w, now))
+		return false;
+	w->count[w->slot % WINDOW_SLOTS]++;
+	w->sum++;
+	return true;
+}
+
+/* Milliseconds until the window has room again (at most 1010). */
+static unsigned window_wait(const struct window_rate *w, uint64_t now)
+{
+	if (w->sum < w->limit)
+		return 0;
+	/* The oldest slot still counted leaves the window first. */
+	for (uint64_t s = w->slot + 1 - WINDOW_SLOTS; s <= w->slot; s++) {
+		if (w->count[s % WINDOW_SLOTS]) {
+			uint64_t free_at = (s + WINDOW_SLOTS) * SLOT_MS;
+			return free_at > now ? (unsigned)(free_at - now) : 1;
+		}
+	}
+	return 1;
 }
 
 static bool rate_take(struct bucket_rate *b, double n, uint64_t now)
@@ -358,7 +431,7 @@ static struct txn *send_query(bt_dht *d, bt_dht__krpc_msg *q, const bt_addr *to,
 {
 	if (!fam_enabled(d, fam_index(to)))
 		return NULL;
-	if (!rate_take(&d->out_q, 1, now)) {
+	if (!window_take(&d->out_q, now)) {
 		d->st.throttled++;
 		return NULL;
 	}
@@ -405,9 +478,12 @@ static struct txn *send_query(bt_dht *d, bt_dht__krpc_msg *q, const bt_addr *to,
 	t->owner_id = owner_id;
 	t->sample_cb = NULL;
 	t->ping_cb = NULL;
+	t->raw_cb = NULL;
 	t->cb_ud = NULL;
 	t->len = (uint16_t)b.len;
 	d->npending++;
+	if (d->crawler)
+		bt_dht__crawler_sent(d->crawler, to, now);
 	d->st.out_queries[method_index(q->method)]++;
 	return t;
 }
@@ -471,6 +547,8 @@ static void heard(bt_dht *d, const bt_id *id, const bt_addr *a, bt_dht__rt_how h
 		return;
 	}
 	bt_dht__rt_result r = bt_dht__rt_heard(d->rt[fam], id, a, how, flags, now);
+	if (d->crawler)
+		bt_dht__crawler_heard(d->crawler, id, a, now);
 	if (r == BT_DHT__RT_ADDED && d->opt.on_node) {
 		struct sockaddr_storage ss;
 		socklen_t sl = bt_addr_to_sockaddr(a, &ss);
@@ -574,6 +652,8 @@ static void send_error(bt_dht *d, const bt_dht__krpc_msg *q, const bt_addr *to, 
 static void report_infohash(bt_dht *d, const bt_id *ih, bt_dht_source src, const bt_addr *from,
                             const bt_addr *peer)
 {
+	if (d->crawler && src != BT_DHT_SRC_SEARCH)
+		bt_dht__crawler_infohash(d->crawler, ih, src, from, peer);
 	if (!d->opt.on_infohash)
 		return;
 	struct sockaddr_storage fs, ps;
@@ -822,6 +902,10 @@ static bool search_step(bt_dht *d, struct search *s, uint64_t now)
 			waiting++;
 			if (c->state != C_NEW || s->inflight[fam] >= SEARCH_ALPHA)
 				continue;
+			/* A crawler keeps its gap between two queries to one node: a node asked
+			 * lately waits for a later step. */
+			if (d->crawler && !bt_dht__crawler_may_ask(d->crawler, &c->addr, now))
+				continue;
 			bt_dht__krpc_msg q;
 			query_init(&q, s->method);
 			if (s->method == BT_DHT__KRPC_M_GET_PEERS) {
@@ -1063,6 +1147,9 @@ static void txn_complete(bt_dht *d, struct txn copy, const bt_dht__krpc_msg *r, 
 	case OWN_PING:
 		ping_answer(&copy, r, now);
 		break;
+	case OWN_RAW:
+		copy.raw_cb(d, &copy.addr, r, copy.cb_ud, now);
+		break;
 	default:
 		break;
 	}
@@ -1085,7 +1172,8 @@ static void handle_response(bt_dht *d, const bt_dht__krpc_msg *r, const bt_addr 
 	struct txn copy = txn_take(d, t);
 	if (r->kind == BT_DHT__KRPC_ERROR) {
 		d->st.in_errors++;
-		txn_complete(d, copy, NULL, now);
+		/* The crawler tells "no BEP 51" (204) from other errors. */
+		txn_complete(d, copy, copy.owner == OWN_RAW ? r : NULL, now);
 		return;
 	}
 	d->st.in_responses++;
@@ -1173,7 +1261,7 @@ BT_DHT_EXTERN int bt_dht_new(bt_dht **out, const bt_dht_options *opts, uint64_t 
 		rnd_bytes(d, d->id.b, BT_ID_LEN);
 	}
 	rotate_secret(d, now);
-	rate_init(&d->out_q, opts->max_out_qps, now);
+	d->out_q.limit = opts->max_out_qps;
 	rate_init(&d->out_b, opts->max_out_bps, now);
 
 	rc = BT_DHT_E_NOMEM;
@@ -1201,6 +1289,8 @@ BT_DHT_EXTERN void bt_dht_free(bt_dht *d)
 {
 	if (!d)
 		return;
+	if (d->crawler)
+		bt_dht__crawler_detach(d->crawler);
 	while (d->searches) {
 		struct search *s = d->searches;
 		d->searches = s->next;
@@ -1223,6 +1313,7 @@ BT_DHT_EXTERN int bt_dht_input(bt_dht *d, const uint8_t *data, size_t len,
 		return BT_DHT_E_INVAL;
 	d->st.in_messages++;
 	d->st.in_bytes += len;
+	d->now = now;
 	if (!fam_enabled(d, fam_index(&a)) || !a.port) {
 		d->st.malformed++;
 		return BT_DHT_E_FAMILY;
@@ -1260,7 +1351,7 @@ static void tick_timeouts(bt_dht *d, uint64_t now)
 		struct txn *t = &d->txns[i];
 		if (t->owner == OWN_NONE || now - t->sent < d->opt.query_timeout_ms)
 			continue;
-		if (t->tries <= d->opt.query_retries && rate_take(&d->out_q, 1, now) &&
+		if (t->tries <= d->opt.query_retries && window_take(&d->out_q, now) &&
 		    send_raw(d, t->pkt, t->len, &t->addr, now) == 0) {
 			t->tries++;
 			t->sent = now;
@@ -1298,7 +1389,7 @@ static void tick_maintenance(bt_dht *d, uint64_t now)
 		/* A few pings of questionable nodes and unverified candidates. */
 		for (int i = 0; i < 4; i++) {
 			bt_dht__rt_node n;
-			if (d->out_q.tokens < 2 ||
+			if (d->out_q.sum + 2 > d->out_q.limit ||
 			    !bt_dht__rt_next_ping(d->rt[fam], now, PING_GAP_MS, &n))
 				break;
 			bt_dht__krpc_msg q;
@@ -1329,6 +1420,7 @@ BT_DHT_EXTERN unsigned int bt_dht_tick(bt_dht *d, uint64_t now)
 {
 	if (!d)
 		return 1000;
+	d->now = now;
 	tick_timeouts(d, now);
 	/* Searches waiting for budget get another go.  A step may end its search, and the done
 	 * callback may cancel or start others, so the next one is found again by id. */
@@ -1341,6 +1433,11 @@ BT_DHT_EXTERN unsigned int bt_dht_tick(bt_dht *d, uint64_t now)
 	unsigned wait = 1000;
 	if (d->npending || d->searches)
 		wait = 100;
+	if (d->crawler) {
+		unsigned cw = bt_dht__crawler_tick(d->crawler, now);
+		if (cw < wait)
+			wait = cw;
+	}
 	return wait;
 }
 
@@ -1432,6 +1529,86 @@ BT_DHT_EXTERN int bt_dht_sample(bt_dht *d, const struct sockaddr *sa, socklen_t 
 	return 0;
 }
 
+/* ---------------------------------------------------------------------------------------------
+ * For the crawler (crawler.h)
+ * ------------------------------------------------------------------------------------------- */
+
+int bt_dht__query(bt_dht *d, const bt_addr *to, bt_dht__krpc_method method, const bt_id *arg,
+                  bt_dht__raw_cb cb, void *ud, uint64_t now)
+{
+	bt_dht__krpc_msg q;
+	query_init(&q, method);
+	switch (method) {
+	case BT_DHT__KRPC_M_FIND_NODE:
+	case BT_DHT__KRPC_M_SAMPLE_INFOHASHES:
+		q.has_target = true;
+		q.target = *arg;
+		break;
+	case BT_DHT__KRPC_M_GET_PEERS:
+		q.has_info_hash = true;
+		q.info_hash = *arg;
+		break;
+	default:
+		return BT_DHT_E_INVAL;
+	}
+	q.want = fam_index(to) ? BT_DHT__WANT_N6 : BT_DHT__WANT_N4;
+	struct txn *t = send_query(d, &q, to, NULL, OWN_RAW, 0, now);
+	if (!t)
+		return BT_DHT_E_LIMIT;
+	t->raw_cb = cb;
+	t->cb_ud = ud;
+	return 0;
+}
+
+bool bt_dht__can_query(bt_dht *d, uint64_t now)
+{
+	return window_can(&d->out_q, now) && d->npending < MAX_PENDING;
+}
+
+unsigned bt_dht__query_wait(const bt_dht *d, uint64_t now)
+{
+	unsigned ms = window_wait(&d->out_q, now);
+	return ms ? ms : 10; /* the pending table was full */
+}
+
+int bt_dht__attach(bt_dht *d, bt_dht_crawler *c)
+{
+	if (c && d->crawler)
+		return BT_DHT_E_LIMIT;
+	d->crawler = c;
+	return 0;
+}
+
+bt_dht_crawler *bt_dht__crawler(const bt_dht *d)
+{
+	return d->crawler;
+}
+
+unsigned bt_dht__max_qps(const bt_dht *d)
+{
+	return d->opt.max_out_qps;
+}
+
+uint64_t bt_dht__last_now(const bt_dht *d)
+{
+	return d->now;
+}
+
+const bt_id *bt_dht__id(const bt_dht *d)
+{
+	return &d->id;
+}
+
+bool bt_dht__runs(const bt_dht *d, const bt_addr *a)
+{
+	return a->family && fam_enabled(d, fam_index(a));
+}
+
+uint64_t bt_dht__rand(bt_dht *d)
+{
+	return rnd64(d);
+}
+
 BT_DHT_EXTERN int bt_dht_get_stats(const bt_dht *d, bt_dht_stats *out, uint64_t now)
 {
 	if (!d || !out)
@@ -1481,9 +1658,8 @@ BT_DHT_EXTERN int bt_dht_set_limits(bt_dht *d, const bt_dht_options *o, uint64_t
 	d->opt.query_timeout_ms = o->query_timeout_ms;
 	d->opt.query_retries = o->query_retries;
 	d->opt.max_searches = o->max_searches;
-	d->out_q.max = o->max_out_qps;
+	d->out_q.limit = o->max_out_qps;
 	d->out_b.max = o->max_out_bps;
-	rate_refill(&d->out_q, now);
 	rate_refill(&d->out_b, now);
 	d->opt.max_nodes = o->max_nodes;
 	for (int fam = 0; fam < 2; fam++)

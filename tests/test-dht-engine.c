@@ -278,7 +278,7 @@ START_TEST(test_options)
 	bt_dht_free(NULL);
 	for (int e = BT_DHT_E_NOENT; e <= BT_DHT_E_INVAL; e++)
 		ck_assert_str_ne(bt_dht_strerror(e), "Unknown error");
-	ck_assert_str_eq(bt_dht_version(), "0.1.0");
+	ck_assert_str_eq(bt_dht_version(), "0.2.0");
 }
 END_TEST
 
