@@ -1,6 +1,9 @@
 /*
- * dht-crawl - poke and run Mainline DHT nodes from the command line, on libbtdht.
+ * dht-crawl - crawl the Mainline DHT, and poke and run DHT nodes, from the command line, on
+ * libbtdht.
  *
+ *   dht-crawl [crawl] [options]                 crawl: one JSON line per new infohash, with
+ *                                               its peers, for meta-fetch
  *   dht-crawl ping   [options] HOST:PORT...     ping nodes, one JSON line per answer
  *   dht-crawl sample [options] HOST:PORT...     BEP 51 sample_infohashes, one line per node
  *   dht-crawl node   [options]                  run a node: bootstrap, search, announce, and
@@ -8,13 +11,15 @@
  *
  * Output is newline-delimited JSON on stdout; diagnostics go to stderr.  The tool only parses
  * options, calls the library and prints: everything else is libbtdht's.
- * Exit codes: 0 success; 1 some node did not answer / a search found nothing; 2 usage error;
- * 3 run-time error (cannot bind, out of memory).
+ * Exit codes: 0 success; 1 some node did not answer / a search found nothing / stdout closed;
+ * 2 usage error; 3 run-time error (cannot bind, out of memory); 128+N when signal N stopped a
+ * crawl (after everything found was printed and the state saved).
  */
 #include "config.h"
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,9 +29,11 @@
 #include <arpa/inet.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <time.h>
 
 #include "btdht.h"
 #include "btevent.h"
+#include "btstore.h"
 
 #define EXIT_PARTIAL 1
 #define EXIT_USAGE 2
@@ -45,7 +52,12 @@ struct run {
 
 static void usage(FILE *f)
 {
-	fputs("usage: dht-crawl ping   [--bind ADDR] [--timeout MS] HOST:PORT...\n"
+	fputs("usage: dht-crawl [crawl] [--bootstrap HOST:PORT]... [--bind ADDR] [--bind6 ADDR]\n"
+	      "                        [--rate QPS] [--bps BYTES] [--duration S] [--max N]\n"
+	      "                        [--state FILE] [--db PATH] [--seen N] [--node-gap MS]\n"
+	      "                        [--peer-wait S] [--no-get-peers] [--allow-local]\n"
+	      "                        [--progress | --no-progress] [-q] [-v]\n"
+	      "       dht-crawl ping   [--bind ADDR] [--timeout MS] HOST:PORT...\n"
 	      "       dht-crawl sample [--bind ADDR] [--timeout MS] [--target HEX] HOST:PORT...\n"
 	      "       dht-crawl node   [--bind ADDR] [--bind6 ADDR] [--bootstrap HOST:PORT]...\n"
 	      "                        [--search HEX]... [--announce HEX:PORT]... [--duration S]\n"
@@ -65,7 +77,28 @@ static void usage(FILE *f)
 	      "  --rate QPS         queries per second we may send (default 100)\n"
 	      "  --read-only        BEP 43 read-only node\n"
 	      "  --no-bep42         keep our node id whatever our external address is\n"
-	      "  -v, --verbose      log the library's messages to stderr\n",
+	      "  -v, --verbose      log the library's messages to stderr\n"
+	      "\n"
+	      "crawl (the default) prints one line per new infohash on stdout:\n"
+	      "  "
+	      "{\"infohash\":HEX,\"source\":\"sample|get_peers|announce\",\"peers\":[\"IP:PORT\",.."
+	      ".],"
+	      "\"time\":UNIX}\n"
+	      "  --bind ADDR        default 0.0.0.0:6881\n"
+	      "  --rate QPS         queries per second, never more in any second (default 100)\n"
+	      "  --bps BYTES        bytes per second sent, replies included (default 262144)\n"
+	      "  --duration S       stop after S seconds (default: at SIGINT/SIGTERM)\n"
+	      "  --max N            stop after N infohashes\n"
+	      "  --state FILE       routing table kept across runs\n"
+	      "  --db PATH          skip infohashes whose metadata this libbtstore store has\n"
+	      "  --seen N           in-memory seen-set size, infohashes (default 1000000)\n"
+	      "  --node-gap MS      least time between two queries to one node (default 1500)\n"
+	      "  --peer-wait S      look for peers this long before printing without (default 30)\n"
+	      "  --no-get-peers     print sampled infohashes at once, without peers\n"
+	      "  --allow-local      crawl loopback and private addresses (on by itself when a\n"
+	      "                     --bootstrap address is one)\n"
+	      "  --progress         progress on stderr (default: when stderr is a terminal)\n"
+	      "  -q, --quiet        no progress, no summary\n",
 	      f);
 }
 
@@ -390,18 +423,30 @@ static int save_state(bt_dht *dht, const char *path)
 static int load_state(bt_dht *dht, const char *path)
 {
 	FILE *f = fopen(path, "rb");
-	if (!f)
-		return errno == ENOENT ? 0 : -1;
-	uint8_t buf[65536];
-	size_t n = fread(buf, 1, sizeof(buf), f);
+	if (!f) {
+		if (errno == ENOENT)
+			return 0; /* the first run */
+		fprintf(stderr, "dht-crawl: cannot read %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	/* Two full tables (IPv4 and IPv6) are about 80 KB; anything past 1 MiB is not ours. */
+	size_t cap = 1 << 20, n;
+	uint8_t *buf = malloc(cap);
+	if (!buf) {
+		fclose(f);
+		return -1;
+	}
+	n = fread(buf, 1, cap, f);
+	int err = ferror(f);
 	fclose(f);
-	int rc = bt_dht_load(dht, buf, n, bt_dht_now());
+	int rc = err ? -EIO : bt_dht_load(dht, buf, n, bt_dht_now());
+	free(buf);
 	if (rc < 0)
 		fprintf(stderr, "dht-crawl: %s: %s (ignored)\n", path, bt_dht_strerror(rc));
 	return 0;
 }
 
-int main(int argc, char **argv)
+static int legacy_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 	    {"bind", required_argument, NULL, 'b'},      {"bind6", required_argument, NULL, '6'},
@@ -421,19 +466,6 @@ int main(int argc, char **argv)
 	struct run r;
 	memset(&r, 0, sizeof(r));
 
-	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-		usage(stdout);
-		return 0;
-	}
-	if (argc >= 2 && !strcmp(argv[1], "--version")) {
-		printf("dht-crawl %s (libbtdht %s)\n", PACKAGE_VERSION, bt_dht_version());
-		return 0;
-	}
-	if (argc < 2 ||
-	    (strcmp(argv[1], "ping") && strcmp(argv[1], "sample") && strcmp(argv[1], "node"))) {
-		usage(stderr);
-		return EXIT_USAGE;
-	}
 	const char *cmd = argv[1];
 	int c;
 	optind = 2;
@@ -677,4 +709,445 @@ int main(int argc, char **argv)
 	bt_event_bus_free(r.bus);
 	event_base_free(r.base);
 	return status;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * crawl
+ * ------------------------------------------------------------------------------------------- */
+
+struct crawl {
+	struct event_base *base;
+	bt_dht_udp *udp;
+	bt_dht *dht;
+	bt_dht_crawler *crawler;
+	bt_store *db;
+	uint64_t start_ms; /* bt_dht_now() at start */
+	time_t start_wall; /* time() at start */
+	unsigned long max; /* 0: no limit */
+	unsigned long printed, with_peers;
+	unsigned long db_errors;
+	int verbose, quiet, progress, progress_shown;
+	int stop_signal;            /* SIGINT/SIGTERM that stopped us, or 0 */
+	int out_closed;             /* stdout went away */
+	unsigned long last_printed; /* for the per-minute rate */
+	uint64_t last_out, last_ms;
+	double unique_per_min;
+};
+
+static void crawl_log(int level, const char *msg, void *ud)
+{
+	const struct crawl *c = ud;
+	if (c->verbose || (level <= BT_DHT_LOG_WARN && !c->quiet))
+		fprintf(stderr, "dht-crawl: %s\n", msg);
+}
+
+static int crawl_known(const uint8_t ih[20], void *ud)
+{
+	struct crawl *c = ud;
+	bt_store_torrent *t = NULL;
+	int rc = bt_store_get(c->db, ih, 20, &t);
+	int known = rc == 0 && t && t->has_metadata;
+	if (rc < 0 && rc != BT_STORE_E_NOTFOUND && c->db_errors++ == 0)
+		fprintf(stderr, "dht-crawl: --db: %s\n", bt_store_strerror(rc));
+	bt_store_torrent_free(t);
+	return known;
+}
+
+static void crawl_found(const bt_dht_discovery *d, void *ud)
+{
+	struct crawl *c = ud;
+	if (c->out_closed || (c->max && c->printed >= c->max))
+		return;
+	char h[41], a[80];
+	hex(d->infohash, 20, h);
+	long long when = (long long)c->start_wall +
+	                 (long long)((int64_t)d->found_ms - (int64_t)c->start_ms) / 1000;
+	printf("{\"infohash\":\"%s\",\"source\":\"%s\",\"peers\":[", h, source_name(d->source));
+	for (size_t i = 0; i < d->npeers; i++)
+		printf("%s\"%s\"", i ? "," : "",
+		       addr_str((const struct sockaddr *)&d->peers[i], a, sizeof(a)));
+	printf("],\"time\":%lld}\n", when);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		c->out_closed = 1;
+		event_base_loopbreak(c->base);
+		return;
+	}
+	c->printed++;
+	if (d->npeers)
+		c->with_peers++;
+	if (c->max && c->printed >= c->max)
+		event_base_loopbreak(c->base);
+}
+
+static void crawl_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct crawl *c = arg;
+	(void)what;
+	c->stop_signal = (int)sig;
+	event_base_loopbreak(c->base);
+}
+
+static void crawl_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	event_base_loopbreak(((struct crawl *)arg)->base);
+}
+
+static void crawl_progress(evutil_socket_t fd, short what, void *arg)
+{
+	struct crawl *c = arg;
+	(void)fd, (void)what;
+	uint64_t now = bt_dht_now();
+	bt_dht_stats st;
+	bt_dht_crawl_stats cs;
+	bt_dht_get_stats(c->dht, &st, now);
+	bt_dht_crawler_get_stats(c->crawler, &cs);
+	uint64_t out = 0;
+	for (int m = 0; m < 6; m++)
+		out += st.out_queries[m];
+	double secs = c->last_ms ? (double)(now - c->last_ms) / 1000.0 : 0;
+	double qps = secs > 0 ? (double)(out - c->last_out) / secs : 0;
+	double mins = (double)(now - c->start_ms) / 60000.0;
+	c->last_out = out;
+	c->last_ms = now;
+	fprintf(stderr,
+	        "\r\033[Kdht-crawl: %llu nodes (%llu replied, %llu BEP 51), %.0f queries/s, "
+	        "%lu infohashes, %.0f unique/min, %llu waiting for peers",
+	        (unsigned long long)cs.nodes, (unsigned long long)cs.nodes_replied,
+	        (unsigned long long)cs.nodes_bep51, qps, c->printed,
+	        mins > 0 ? (double)c->printed / mins : 0.0, (unsigned long long)cs.pending);
+	c->progress_shown = 1;
+}
+
+static void crawl_summary(struct crawl *c)
+{
+	uint64_t now = bt_dht_now();
+	bt_dht_stats st;
+	bt_dht_crawl_stats cs;
+	bt_dht_get_stats(c->dht, &st, now);
+	bt_dht_crawler_get_stats(c->crawler, &cs);
+	uint64_t out = 0;
+	for (int m = 0; m < 6; m++)
+		out += st.out_queries[m];
+	double secs = (double)(now - c->start_ms) / 1000.0;
+	if (c->progress_shown)
+		fputc('\n', stderr);
+	fprintf(stderr,
+	        "dht-crawl: %.1f s: %lu infohashes (%lu with peers), %llu queries sent "
+	        "(%.0f/s: %llu sample_infohashes, %llu get_peers, %llu find_node, %llu in "
+	        "lookups and upkeep), %llu timeouts; %llu nodes (%llu replied, %llu BEP 51, %llu "
+	        "dead, %llu spoofing, %llu contacts refused); %llu infohashes sampled, %llu "
+	        "repeats, %llu already in --db, %llu passive (%llu get_peers and %llu announces "
+	        "heard)\n",
+	        secs, c->printed, c->with_peers, (unsigned long long)out,
+	        secs > 0 ? (double)out / secs : 0.0, (unsigned long long)cs.samples_sent,
+	        (unsigned long long)cs.get_peers_sent, (unsigned long long)cs.find_node_sent,
+	        (unsigned long long)(out - cs.samples_sent - cs.get_peers_sent - cs.find_node_sent),
+	        (unsigned long long)st.timeouts, (unsigned long long)cs.nodes,
+	        (unsigned long long)cs.nodes_replied, (unsigned long long)cs.nodes_bep51,
+	        (unsigned long long)cs.nodes_dead, (unsigned long long)cs.nodes_spoofing,
+	        (unsigned long long)cs.nodes_rejected, (unsigned long long)cs.sampled,
+	        (unsigned long long)cs.repeats, (unsigned long long)cs.known,
+	        (unsigned long long)(st.in_queries[2] + st.in_queries[3]),
+	        (unsigned long long)st.in_queries[2], (unsigned long long)st.in_queries[3]);
+}
+
+/* Whether "host:port" names a loopback or private address (numeric only). */
+static int local_address(const char *hostport)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	if (resolve_target(NULL, hostport, &ss, &sl) < 0)
+		return 0;
+	if (ss.ss_family == AF_INET) {
+		const uint8_t *ip = (const uint8_t *)&((struct sockaddr_in *)&ss)->sin_addr;
+		return ip[0] == 127 || ip[0] == 10 || (ip[0] == 172 && (ip[1] & 0xf0) == 16) ||
+		       (ip[0] == 192 && ip[1] == 168) || (ip[0] == 169 && ip[1] == 254) ||
+		       (ip[0] == 100 && (ip[1] & 0xc0) == 64);
+	}
+	const uint8_t *ip = ((struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr;
+	static const uint8_t loop6[16] = {[15] = 1};
+	return !memcmp(ip, loop6, 16) || (ip[0] & 0xfe) == 0xfc ||
+	       (ip[0] == 0xfe && (ip[1] & 0xc0) == 0x80);
+}
+
+static int parse_ulong(const char *s, unsigned long lo, unsigned long hi, unsigned long *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int crawl_main(int argc, char **argv, int first)
+{
+	enum {
+		O_BPS = 256,
+		O_MAX,
+		O_DB,
+		O_SEEN,
+		O_GAP,
+		O_WAIT,
+		O_NOGP,
+		O_LOCAL,
+		O_PROGRESS,
+		O_NOPROGRESS
+	};
+	static const struct option longopts[] = {
+	    {"bind", required_argument, NULL, 'b'},
+	    {"bind6", required_argument, NULL, '6'},
+	    {"bootstrap", required_argument, NULL, 'B'},
+	    {"duration", required_argument, NULL, 'd'},
+	    {"state", required_argument, NULL, 'S'},
+	    {"rate", required_argument, NULL, 'r'},
+	    {"bps", required_argument, NULL, O_BPS},
+	    {"max", required_argument, NULL, O_MAX},
+	    {"db", required_argument, NULL, O_DB},
+	    {"seen", required_argument, NULL, O_SEEN},
+	    {"node-gap", required_argument, NULL, O_GAP},
+	    {"peer-wait", required_argument, NULL, O_WAIT},
+	    {"no-get-peers", no_argument, NULL, O_NOGP},
+	    {"allow-local", no_argument, NULL, O_LOCAL},
+	    {"progress", no_argument, NULL, O_PROGRESS},
+	    {"no-progress", no_argument, NULL, O_NOPROGRESS},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *bind4 = NULL, *bind6 = NULL, *state = NULL, *dbpath = NULL;
+	const char *bootstrap[64];
+	int nboot = 0, allow_local = 0, progress = -1;
+	unsigned long duration = 0, rate = 100, bps = 262144, seen = 0, gap = 0, wait_s = 0;
+	int have_duration = 0;
+	struct crawl c;
+	memset(&c, 0, sizeof(c));
+	bt_dht_crawl_options co = BT_DHT_CRAWL_OPTIONS_INIT;
+
+	int ch, li = 0;
+	optind = first;
+	while ((ch = getopt_long(argc, argv, "qvh", longopts, &li)) != -1) {
+		int bad = 0;
+		switch (ch) {
+		case 'b':
+			bind4 = optarg;
+			break;
+		case '6':
+			bind6 = optarg;
+			break;
+		case 'B':
+			if (nboot == 64) {
+				fprintf(stderr, "dht-crawl: at most 64 --bootstrap\n");
+				return EXIT_USAGE;
+			}
+			bootstrap[nboot++] = optarg;
+			break;
+		case 'd':
+			bad = parse_ulong(optarg, 0, 100000000, &duration);
+			have_duration = 1;
+			break;
+		case 'S':
+			state = optarg;
+			break;
+		case 'r':
+			bad = parse_ulong(optarg, 1, 100000, &rate);
+			break;
+		case O_BPS:
+			bad = parse_ulong(optarg, 1500, 1000000000, &bps);
+			break;
+		case O_MAX:
+			bad = parse_ulong(optarg, 1, ULONG_MAX, &c.max);
+			break;
+		case O_DB:
+			dbpath = optarg;
+			break;
+		case O_SEEN:
+			bad = parse_ulong(optarg, 1000, 1u << 30, &seen);
+			break;
+		case O_GAP:
+			bad = parse_ulong(optarg, 1, 3600000, &gap);
+			break;
+		case O_WAIT:
+			bad = parse_ulong(optarg, 1, 3600, &wait_s);
+			break;
+		case O_NOGP:
+			co.no_get_peers = 1;
+			break;
+		case O_LOCAL:
+			allow_local = 1;
+			break;
+		case O_PROGRESS:
+			progress = 1;
+			break;
+		case O_NOPROGRESS:
+			progress = 0;
+			break;
+		case 'q':
+			c.quiet = 1;
+			break;
+		case 'v':
+			c.verbose = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("dht-crawl %s (libbtdht %s)\n", PACKAGE_VERSION, bt_dht_version());
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		if (bad) {
+			fprintf(stderr, "dht-crawl: bad value for --%s: %s\n", longopts[li].name,
+			        optarg);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "dht-crawl crawl: unexpected argument: %s\n", argv[optind]);
+		return EXIT_USAGE;
+	}
+	for (int i = 0; i < nboot; i++)
+		if (local_address(bootstrap[i]))
+			allow_local = 1;
+	c.progress = progress < 0 ? (!c.quiet && isatty(2)) : progress && !c.quiet;
+
+	if (dbpath) {
+		bt_store_options so = BT_STORE_OPTIONS_INIT;
+		so.read_only = 1;
+		int rc = bt_store_open(&c.db, dbpath, &so);
+		if (rc < 0) {
+			fprintf(stderr, "dht-crawl: --db %s: %s\n", dbpath, bt_store_strerror(rc));
+			return EXIT_RUNTIME;
+		}
+	}
+	c.base = event_base_new();
+	if (!c.base) {
+		fprintf(stderr, "dht-crawl: cannot create an event loop\n");
+		bt_store_close(c.db);
+		return EXIT_RUNTIME;
+	}
+	bt_dht_udp_options o = BT_DHT_UDP_OPTIONS_INIT;
+	o.bind4 = bind4 ? bind4 : bind6 ? NULL : "0.0.0.0:6881";
+	o.bind6 = bind6;
+	o.dht.max_out_qps = (unsigned)rate;
+	o.dht.max_out_bps = (unsigned)bps;
+	o.dht.log = crawl_log;
+	o.dht.cb_ud = &c;
+	int rc = bt_dht_udp_new(&c.udp, c.base, &o);
+	if (rc < 0) {
+		fprintf(stderr, "dht-crawl: cannot start a node on %s%s%s: %s\n",
+		        o.bind4 ? o.bind4 : "", o.bind4 && o.bind6 ? " and " : "",
+		        o.bind6 ? o.bind6 : "", bt_dht_strerror(rc));
+		event_base_free(c.base);
+		bt_store_close(c.db);
+		return EXIT_RUNTIME;
+	}
+	c.dht = bt_dht_udp_dht(c.udp);
+	c.start_ms = bt_dht_now();
+	c.start_wall = time(NULL);
+
+	co.on_discovery = crawl_found;
+	co.is_known = c.db ? crawl_known : NULL;
+	co.cb_ud = &c;
+	co.seen_capacity = (unsigned)seen;
+	co.node_gap_ms = (unsigned)gap;
+	co.peer_wait_ms = (unsigned)wait_s * 1000;
+	co.allow_local = allow_local;
+	rc = bt_dht_crawler_new(&c.crawler, c.dht, &co, c.start_ms);
+	if (rc < 0) {
+		fprintf(stderr, "dht-crawl: cannot start the crawler: %s\n", bt_dht_strerror(rc));
+		bt_dht_udp_free(c.udp);
+		event_base_free(c.base);
+		bt_store_close(c.db);
+		return EXIT_RUNTIME;
+	}
+	/* A second signal while we clean up must not kill us half-way: libevent takes them
+	 * from here, and they stay ignored after its handlers are freed. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	struct event *sigint = evsignal_new(c.base, SIGINT, crawl_signal, &c);
+	struct event *sigterm = evsignal_new(c.base, SIGTERM, crawl_signal, &c);
+	evsignal_add(sigint, NULL);
+	evsignal_add(sigterm, NULL);
+	struct event *deadline = NULL, *tick = NULL;
+	if (have_duration) {
+		struct timeval tv = {(time_t)duration, 0};
+		deadline = evtimer_new(c.base, crawl_deadline, &c);
+		evtimer_add(deadline, &tv);
+	}
+	if (c.progress) {
+		struct timeval one = {1, 0};
+		tick = event_new(c.base, -1, EV_PERSIST, crawl_progress, &c);
+		evtimer_add(tick, &one);
+	}
+	if (state)
+		load_state(c.dht, state);
+	if (nboot == 0)
+		for (const char *const *p = bt_dht_default_routers(); *p; p++)
+			bt_dht_udp_bootstrap(c.udp, *p);
+	for (int i = 0; i < nboot; i++) {
+		rc = bt_dht_udp_bootstrap(c.udp, bootstrap[i]);
+		if (rc < 0)
+			fprintf(stderr, "dht-crawl: --bootstrap %s: %s\n", bootstrap[i],
+			        bt_dht_strerror(rc));
+	}
+	if (!have_duration || duration > 0)
+		event_base_dispatch(c.base);
+
+	/* Print what still waits for peers, then save and say what we did. */
+	if (!c.out_closed && !(c.max && c.printed >= c.max))
+		bt_dht_crawler_flush(c.crawler, bt_dht_now());
+	int status = 0;
+	if (state && save_state(c.dht, state) < 0)
+		status = EXIT_RUNTIME;
+	if (c.out_closed) {
+		if (!c.quiet)
+			fprintf(stderr, "dht-crawl: stdout closed\n");
+		status = EXIT_PARTIAL;
+	}
+	if (!c.quiet)
+		crawl_summary(&c);
+	if (c.stop_signal)
+		status = 128 + c.stop_signal;
+	event_free(sigint);
+	event_free(sigterm);
+	if (deadline)
+		event_free(deadline);
+	if (tick)
+		event_free(tick);
+	bt_dht_crawler_free(c.crawler);
+	bt_dht_udp_free(c.udp);
+	event_base_free(c.base);
+	bt_store_close(c.db);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc >= 2 && !strcmp(argv[1], "--version")) {
+		printf("dht-crawl %s (libbtdht %s)\n", PACKAGE_VERSION, bt_dht_version());
+		return 0;
+	}
+	if (argc >= 2 &&
+	    (!strcmp(argv[1], "ping") || !strcmp(argv[1], "sample") || !strcmp(argv[1], "node")))
+		return legacy_main(argc, argv);
+	if (argc >= 2 && !strcmp(argv[1], "crawl"))
+		return crawl_main(argc, argv, 2);
+	if (argc >= 2 && argv[1][0] != '-') {
+		fprintf(stderr, "dht-crawl: unknown command: %s\n", argv[1]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	return crawl_main(argc, argv, 1);
 }
