@@ -729,9 +729,7 @@ struct crawl {
 	int verbose, quiet, progress, progress_shown;
 	int stop_signal;            /* SIGINT/SIGTERM that stopped us, or 0 */
 	int out_closed;             /* stdout went away */
-	unsigned long last_printed; /* for the per-minute rate */
-	uint64_t last_out, last_ms;
-	double unique_per_min;
+	uint64_t last_out, last_ms; /* queries sent and time at the last progress line */
 };
 
 static void crawl_log(int level, const char *msg, void *ud)
@@ -793,6 +791,18 @@ static void crawl_deadline(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(((struct crawl *)arg)->base);
 }
 
+/* The node's and the crawler's counters; returns the queries sent, all methods. */
+static uint64_t crawl_counters(struct crawl *c, uint64_t now, bt_dht_stats *st,
+                               bt_dht_crawl_stats *cs)
+{
+	bt_dht_get_stats(c->dht, st, now);
+	bt_dht_crawler_get_stats(c->crawler, cs);
+	uint64_t out = 0;
+	for (int m = 0; m < 6; m++)
+		out += st->out_queries[m];
+	return out;
+}
+
 static void crawl_progress(evutil_socket_t fd, short what, void *arg)
 {
 	struct crawl *c = arg;
@@ -800,11 +810,7 @@ static void crawl_progress(evutil_socket_t fd, short what, void *arg)
 	uint64_t now = bt_dht_now();
 	bt_dht_stats st;
 	bt_dht_crawl_stats cs;
-	bt_dht_get_stats(c->dht, &st, now);
-	bt_dht_crawler_get_stats(c->crawler, &cs);
-	uint64_t out = 0;
-	for (int m = 0; m < 6; m++)
-		out += st.out_queries[m];
+	uint64_t out = crawl_counters(c, now, &st, &cs);
 	double secs = c->last_ms ? (double)(now - c->last_ms) / 1000.0 : 0;
 	double qps = secs > 0 ? (double)(out - c->last_out) / secs : 0;
 	double mins = (double)(now - c->start_ms) / 60000.0;
@@ -824,11 +830,7 @@ static void crawl_summary(struct crawl *c)
 	uint64_t now = bt_dht_now();
 	bt_dht_stats st;
 	bt_dht_crawl_stats cs;
-	bt_dht_get_stats(c->dht, &st, now);
-	bt_dht_crawler_get_stats(c->crawler, &cs);
-	uint64_t out = 0;
-	for (int m = 0; m < 6; m++)
-		out += st.out_queries[m];
+	uint64_t out = crawl_counters(c, now, &st, &cs);
 	double secs = (double)(now - c->start_ms) / 1000.0;
 	if (c->progress_shown)
 		fputc('\n', stderr);
