@@ -4,7 +4,9 @@
 # serving garbage metadata, and passive traffic towards the crawler.  The crawler must find
 # >= 99% of the 300 torrents, meta-fetch must fetch their correct metadata (never a lying
 # peer's), passive get_peers must be harvested, spoofers must be noticed, and SIGTERM must stop
-# the crawler cleanly (exit 143, everything printed).  Also: the usage errors of both tools.
+# the crawler cleanly (exit 143, everything printed).  Then the metadata goes into a store, and
+# a second crawl with --db (the persistent seen-set) must print none of what the store has.
+# Also: the usage errors of both tools.
 # Addresses: the simulation on UDP/TCP port 21801 and TCP 21802 for its lying peers (nodes
 # 127.100.x.y, peers 127.120.x.y), the crawler on 127.0.72.1: this test's alone.
 set -u
@@ -12,8 +14,9 @@ set -u
 crawl="$top_builddir/tools/dht-crawl"
 sim="$top_builddir/tools/dht-sim"
 mf="$top_builddir/tools/meta-fetch"
+sq="$top_builddir/tools/store-query"
 PY=/usr/bin/python3
-for t in "$crawl" "$sim" "$mf"; do [ -x "$t" ] || { echo "ERROR: $t not built"; exit 99; }; done
+for t in "$crawl" "$sim" "$mf" "$sq"; do [ -x "$t" ] || { echo "ERROR: $t not built"; exit 99; }; done
 [ -x "$PY" ] || { echo "SKIP: /usr/bin/python3 not found"; exit 77; }
 
 tmp=$(mktemp -d) || exit 99
@@ -104,6 +107,18 @@ if not m or int(m.group(1)) < 1: bad.append("no spoofer noticed")
 print("\n".join(bad))
 sys.exit(1 if bad else 0)
 PYEOF
+
+# The persistent seen-set: what the store has metadata for is not printed again.
+"$sq" --db "$tmp/db.mdb" import <"$tmp/meta.ndjson" >/dev/null 2>"$tmp/import.err" ||
+	fail "store-query import"
+"$crawl" --bootstrap "$boot" --bind 127.0.72.1:0 --rate 300 --node-gap 1000 --duration 12 \
+	--db "$tmp/db.mdb" >"$tmp/again.ndjson" 2>"$tmp/again.err" || fail "dht-crawl --db"
+again=$(grep -c -F -f "$tmp/real" "$tmp/again.ndjson")
+known=$(sed -n 's/.* \([0-9]*\) already in --db.*/\1/p' "$tmp/again.err")
+[ "$again" = 0 ] || fail "--db: $again stored infohashes printed again"
+[ "${known:-0}" -ge 250 ] || fail "--db: only ${known:-0} infohashes skipped as known"
+echo "--db: $known known infohashes skipped, none printed"
+
 kill -TERM "$simpid"
 wait_for 100 '[ -s "$tmp/sim.json" ]' || fail "dht-sim wrote no stats"
 echo "PASS: $(tr -d '\n' <"$tmp/check.json")"
