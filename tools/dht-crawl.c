@@ -446,6 +446,33 @@ static int load_state(bt_dht *dht, const char *path)
 	return 0;
 }
 
+/* Start a node on @base; says why on stderr when it cannot.  0 or -1. */
+static int start_node(struct event_base *base, const bt_dht_udp_options *o, bt_dht_udp **out)
+{
+	int rc = bt_dht_udp_new(out, base, o);
+	if (rc < 0)
+		fprintf(stderr, "dht-crawl: cannot start a node on %s%s%s: %s\n",
+		        o->bind4 ? o->bind4 : "", o->bind4 && o->bind6 ? " and " : "",
+		        o->bind6 ? o->bind6 : "", bt_dht_strerror(rc));
+	return rc < 0 ? -1 : 0;
+}
+
+/* Load the saved table, then contact the --bootstrap nodes (none: the public routers). */
+static void join(bt_dht_udp *udp, const char *state, const char *const *bootstrap, int nboot)
+{
+	if (state)
+		load_state(bt_dht_udp_dht(udp), state);
+	if (nboot == 0)
+		for (const char *const *p = bt_dht_default_routers(); *p; p++)
+			bt_dht_udp_bootstrap(udp, *p);
+	for (int i = 0; i < nboot; i++) {
+		int rc = bt_dht_udp_bootstrap(udp, bootstrap[i]);
+		if (rc < 0)
+			fprintf(stderr, "dht-crawl: --bootstrap %s: %s\n", bootstrap[i],
+			        bt_dht_strerror(rc));
+	}
+}
+
 static int legacy_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -587,11 +614,8 @@ static int legacy_main(int argc, char **argv)
 		o.dht.on_infohash = on_infohash;
 		o.dht.on_node = on_node;
 	}
-	int rc = bt_dht_udp_new(&r.udp, r.base, &o);
-	if (rc < 0) {
-		fprintf(stderr, "dht-crawl: cannot start a node on %s%s%s: %s\n",
-		        o.bind4 ? o.bind4 : "", o.bind4 && o.bind6 ? " and " : "",
-		        o.bind6 ? o.bind6 : "", bt_dht_strerror(rc));
+	int rc;
+	if (start_node(r.base, &o, &r.udp) < 0) {
 		bt_event_bus_free(r.bus);
 		event_base_free(r.base);
 		return EXIT_RUNTIME;
@@ -644,18 +668,7 @@ static int legacy_main(int argc, char **argv)
 		printf("{\"event\":\"ready\",\"id\":\"%s\",\"addr\":\"%s\",\"addr6\":\"%s\"}\n", h,
 		       a4, a6);
 		fflush(stdout);
-		if (state)
-			load_state(dht, state);
-		if (nboot == 0) {
-			for (const char *const *p = bt_dht_default_routers(); *p; p++)
-				bt_dht_udp_bootstrap(r.udp, *p);
-		}
-		for (int i = 0; i < nboot; i++) {
-			rc = bt_dht_udp_bootstrap(r.udp, bootstrap[i]);
-			if (rc < 0)
-				fprintf(stderr, "dht-crawl: --bootstrap %s: %s\n", bootstrap[i],
-				        bt_dht_strerror(rc));
-		}
+		join(r.udp, state, bootstrap, nboot);
 		struct event *sigint = evsignal_new(r.base, SIGINT, on_signal, r.base);
 		struct event *sigterm = evsignal_new(r.base, SIGTERM, on_signal, r.base);
 		evsignal_add(sigint, NULL);
@@ -1041,11 +1054,7 @@ static int crawl_main(int argc, char **argv, int first)
 	o.dht.max_out_bps = (unsigned)bps;
 	o.dht.log = crawl_log;
 	o.dht.cb_ud = &c;
-	int rc = bt_dht_udp_new(&c.udp, c.base, &o);
-	if (rc < 0) {
-		fprintf(stderr, "dht-crawl: cannot start a node on %s%s%s: %s\n",
-		        o.bind4 ? o.bind4 : "", o.bind4 && o.bind6 ? " and " : "",
-		        o.bind6 ? o.bind6 : "", bt_dht_strerror(rc));
+	if (start_node(c.base, &o, &c.udp) < 0) {
 		event_base_free(c.base);
 		bt_store_close(c.db);
 		return EXIT_RUNTIME;
@@ -1061,7 +1070,7 @@ static int crawl_main(int argc, char **argv, int first)
 	co.node_gap_ms = (unsigned)gap;
 	co.peer_wait_ms = (unsigned)wait_s * 1000;
 	co.allow_local = allow_local;
-	rc = bt_dht_crawler_new(&c.crawler, c.dht, &co, c.start_ms);
+	int rc = bt_dht_crawler_new(&c.crawler, c.dht, &co, c.start_ms);
 	if (rc < 0) {
 		fprintf(stderr, "dht-crawl: cannot start the crawler: %s\n", bt_dht_strerror(rc));
 		bt_dht_udp_free(c.udp);
@@ -1089,17 +1098,7 @@ static int crawl_main(int argc, char **argv, int first)
 		tick = event_new(c.base, -1, EV_PERSIST, crawl_progress, &c);
 		evtimer_add(tick, &one);
 	}
-	if (state)
-		load_state(c.dht, state);
-	if (nboot == 0)
-		for (const char *const *p = bt_dht_default_routers(); *p; p++)
-			bt_dht_udp_bootstrap(c.udp, *p);
-	for (int i = 0; i < nboot; i++) {
-		rc = bt_dht_udp_bootstrap(c.udp, bootstrap[i]);
-		if (rc < 0)
-			fprintf(stderr, "dht-crawl: --bootstrap %s: %s\n", bootstrap[i],
-			        bt_dht_strerror(rc));
-	}
+	join(c.udp, state, bootstrap, nboot);
 	if (!have_duration || duration > 0)
 		event_base_dispatch(c.base);
 
