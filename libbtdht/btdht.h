@@ -409,7 +409,8 @@ typedef struct bt_dht_crawl_options {
 	                                  reported without [30000] */
 	unsigned int explore_share;  /**< percent of the query budget find_node walks may use when
 	                                  nothing else is due, 1..100 [10] */
-	int no_get_peers;            /**< report sampled infohashes at once, without peers */
+	int no_get_peers;            /**< report sampled infohashes at once, without peers (and
+	                                  drop those only asked for: nothing confirms them) */
 	int allow_local;             /**< accept loopback and private addresses (tests, LANs) */
 } bt_dht_crawl_options;
 

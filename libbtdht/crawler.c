@@ -449,9 +449,25 @@ static void pend_add_peer(bt_dht_crawler *c, struct pend *p, const bt_addr *a)
 	p->peers[p->npeers++] = *a;
 }
 
+/* Drops the queue's entries whose item ended while queued (pushed out by a full ring, or
+ * flushed).  Every waiting item has one entry, so what is left has room for one more. */
+static void work_compact(bt_dht_crawler *c)
+{
+	uint64_t w = c->whead;
+	for (uint64_t r = c->whead; r < c->wtail; r++) {
+		uint64_t seq = c->work[r % c->npend_slots];
+		const struct pend *p = pend_get(c, seq);
+		if (p && (p->state == P_ASK || p->state == P_LOOKUP))
+			c->work[w++ % c->npend_slots] = seq;
+	}
+	c->wtail = w;
+}
+
 /* Queues @seq for a query; @fresh: new work, which may be sendable at once. */
 static void work_push(bt_dht_crawler *c, uint64_t seq, bool fresh)
 {
+	if (c->wtail - c->whead == c->npend_slots)
+		work_compact(c);
 	c->work[c->wtail++ % c->npend_slots] = seq;
 	if (fresh)
 		c->work_idle_until = 0;
@@ -495,8 +511,12 @@ static void discover(bt_dht_crawler *c, const bt_id *ih, bt_dht_source src, cons
 		return;
 	}
 	c->st.seen++;
-	if (peer || c->o.no_get_peers) {
+	if (peer || (c->o.no_get_peers && src != BT_DHT_SRC_GET_PEERS)) {
 		report(c, ih, src, from, peer, peer ? 1 : 0, now);
+		return;
+	}
+	if (c->o.no_get_peers) { /* only asked for, and no lookup to confirm it */
+		c->st.unconfirmed++;
 		return;
 	}
 	pend_new(c, ih, src, from, src == BT_DHT_SRC_SAMPLE, now);

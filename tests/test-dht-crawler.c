@@ -1118,6 +1118,57 @@ START_TEST(test_flush)
 }
 END_TEST
 
+/* More infohashes than max_pending: the oldest waiting are pushed out and reported as they
+ * are, each exactly once, and the queue keeps working for what comes after. */
+START_TEST(test_pending_overflow)
+{
+	world_init();
+	int holders[3];
+	for (int i = 0; i < 3; i++) {
+		holders[i] = fake_add(FK_BEP51);
+		for (int k = 0; k < 20; k++)
+			rnd_id(&w.f[holders[i]].hold[w.f[holders[i]].nhold++]);
+		w.f[holders[i]].gp_silent = 1;
+		w.f[holders[i]].interval = 600;
+	}
+	for (int i = 0; i < 3; i++)
+		fake_list_all(holders[i]);
+	bt_dht_crawl_options co;
+	crawl_opts(&co);
+	co.max_pending = 8;
+	co.peer_wait_ms = 5000;
+	world_start(NULL, &co);
+	bootstrap(holders[0]);
+	run(120000);
+	bt_dht_crawl_stats st = cstats();
+	ck_assert_uint_eq(w.nd, 60);
+	for (int i = 0; i < 3; i++)
+		for (int k = 0; k < 20; k++) {
+			size_t cnt;
+			disc_find(&w.f[holders[i]].hold[k], &cnt);
+			ck_assert_uint_eq(cnt, 1);
+		}
+	ck_assert_uint_ge(st.overflow, 40);
+	ck_assert_uint_eq(st.pending, 0);
+	ck_assert_uint_eq(st.reported, 60);
+
+	/* a node with peers for its infohashes, found after all that */
+	int b = fake_add(FK_BEP51);
+	for (int k = 0; k < 6; k++)
+		rnd_id(&w.f[b].hold[w.f[b].nhold++]);
+	bootstrap(b);
+	run(30000);
+	ck_assert_uint_eq(w.nd, 66);
+	for (int k = 0; k < 6; k++) {
+		size_t cnt;
+		const struct disc *d = disc_find(&w.f[b].hold[k], &cnt);
+		ck_assert_uint_eq(cnt, 1);
+		ck_assert_uint_ge(d->npeers, 1);
+	}
+	world_free();
+}
+END_TEST
+
 /* Options: checked, changed at run time; one crawler per node; freeing in either order. */
 START_TEST(test_options)
 {
@@ -1292,6 +1343,7 @@ static Suite *crawler_suite(void)
 	tcase_add_test(tc, test_no_peers_lookup);
 	tcase_add_test(tc, test_passive);
 	tcase_add_test(tc, test_flush);
+	tcase_add_test(tc, test_pending_overflow);
 	tcase_add_test(tc, test_options);
 	tcase_add_test(tc, test_free_node_first);
 	tcase_add_test(tc, test_seen_bound);
