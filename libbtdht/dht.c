@@ -271,8 +271,9 @@ static unsigned window_wait(const struct window_rate *w, uint64_t now)
 {
 	if (w->sum < w->limit)
 		return 0;
-	/* The oldest slot still counted leaves the window first. */
-	for (uint64_t s = w->slot + 1 - WINDOW_SLOTS; s <= w->slot; s++) {
+	/* The oldest slot still counted leaves the window first (early clocks have fewer). */
+	uint64_t first = w->slot >= WINDOW_SLOTS - 1 ? w->slot + 1 - WINDOW_SLOTS : 0;
+	for (uint64_t s = first; s <= w->slot; s++) {
 		if (w->count[s % WINDOW_SLOTS]) {
 			uint64_t free_at = (s + WINDOW_SLOTS) * SLOT_MS;
 			return free_at > now ? (unsigned)(free_at - now) : 1;

@@ -653,20 +653,10 @@ START_TEST(test_politeness)
 }
 END_TEST
 
-/* Every query to one node but the engine's own lookups of our id (bootstrap, and a lookup every
- * 10 s while the routing table is small: the engine does not consult the crawler's node_gap_ms)
- * is node_gap_ms after the one before: pings, find_node walks, sample_infohashes, get_peers, and
- * the lookups the crawler starts.
- *
- * BUG (fails): the iterative lookups the crawler starts with bt_dht_search() (crawler.c,
- * work_step(), line ~747) bypass node_gap_ms: neither does the engine's search consult the
- * crawler's per-node last_q, nor does the crawler note the lookup's queries.  When a node
- * answers the crawler's get_peers without peers (on_peers(), line ~641: P_LOOKUP), the lookup
- * starts at once and its first get_peers goes to that very node again, 0-20 ms later, for the
- * same infohash (here: node 0 at 1020 ms and 1040 ms).  Fix: let the engine's search ask the
- * crawler before querying a node (skip or defer nodes inside node_gap_ms) and record every
- * query the engine sends in the crawler table (a bt_dht__crawler_sent() hook in send_query()),
- * or at least leave the node that just answered out of the lookup. */
+/* Every query to one node but the engine's own find_node for our id (its bootstrap queries,
+ * which are not lookups and do not ask the crawler) is node_gap_ms after the one before: pings,
+ * find_node walks, sample_infohashes, get_peers, and the lookups the crawler starts (the engine
+ * asks the crawler before a lookup queries a node, and tells it of every query it sends). */
 START_TEST(test_politeness_all_queries)
 {
 	world_init();
