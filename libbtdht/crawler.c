@@ -31,6 +31,9 @@
 #define BUSY_RETRY_MS 500              /* a node with a query in flight */
 #define EXPLORE_REST_MS 30000          /* a walk asks only nodes left alone this long */
 #define STEPS_PER_TICK 512             /* bound on the work of one tick */
+/* Lookups at once for infohashes only asked for: most are random targets of other nodes' table
+ * upkeep, and each lookup takes node gaps that the lookups of sampled infohashes need. */
+#define PASSIVE_LOOKUPS 4
 #define BLOOM_K 13
 #define BLOOM_BITS_PER_ITEM 20 /* with K 13: false positives 7.5e-5 at capacity */
 #define MAX_PEERS_CAP 64
@@ -70,7 +73,8 @@ struct pend {
 	uint8_t state; /* enum pstate */
 	uint8_t src;   /* bt_dht_source */
 	uint8_t npeers;
-	bt_addr *peers; /* max_peers slots */
+	bool passive_lookup; /* a running lookup counted in passive_lookups */
+	bt_addr *peers;      /* max_peers slots */
 };
 
 struct bloom {
@@ -101,6 +105,7 @@ struct bt_dht_crawler {
 	uint64_t whead, wtail;
 	uint64_t lookups_blocked_until;
 	uint64_t work_idle_until; /* no queued item can be sent before then */
+	unsigned passive_lookups; /* running, for infohashes only asked for */
 	uint64_t next_explore;
 
 	bt_dht_crawl_stats st;
@@ -427,6 +432,10 @@ static void pend_finish(bt_dht_crawler *c, struct pend *p)
 {
 	if (p->state == P_LOOKING && c->d)
 		bt_dht_search_cancel(c->d, p->search_id);
+	if (p->passive_lookup) {
+		p->passive_lookup = false;
+		c->passive_lookups--;
+	}
 	p->state = P_FREE;
 	c->st.pending--;
 	/* Nodes ask get_peers for random targets to fill their tables: an infohash heard that way
@@ -491,6 +500,7 @@ static void pend_new(bt_dht_crawler *c, const bt_id *ih, bt_dht_source src, cons
 	p->found = now;
 	p->started = 0;
 	p->search_id = 0;
+	p->passive_lookup = false;
 	p->state = ask_from ? P_ASK : P_LOOKUP;
 	p->src = (uint8_t)src;
 	p->npeers = 0;
@@ -782,9 +792,13 @@ static int work_step(bt_dht_crawler *c, uint64_t now)
 				return 1;
 			}
 		}
-		if (now < c->lookups_blocked_until) {
-			if (c->lookups_blocked_until < next)
-				next = c->lookups_blocked_until;
+		bool passive = p->src == BT_DHT_SRC_GET_PEERS;
+		if (now < c->lookups_blocked_until ||
+		    (passive && c->passive_lookups >= PASSIVE_LOOKUPS)) {
+			uint64_t at =
+			    now < c->lookups_blocked_until ? c->lookups_blocked_until : now + 100;
+			if (at < next)
+				next = at;
 			work_push(c, seq, false);
 			continue;
 		}
@@ -796,6 +810,10 @@ static int work_step(bt_dht_crawler *c, uint64_t now)
 		}
 		c->st.lookups++;
 		p->state = P_LOOKING;
+		if (passive) {
+			p->passive_lookup = true;
+			c->passive_lookups++;
+		}
 		if (!p->started)
 			p->started = now;
 		return 1;

@@ -1423,6 +1423,12 @@ BT_DHT_EXTERN unsigned int bt_dht_tick(bt_dht *d, uint64_t now)
 		return 1000;
 	d->now = now;
 	tick_timeouts(d, now);
+	/* The crawler's own queries go before the searches' next steps: a node whose gap just
+	 * ended is asked for what the crawler waits on (peers of a sampled infohash) rather than
+	 * for a lookup's next hop. */
+	unsigned wait = 1000;
+	if (d->crawler)
+		wait = bt_dht__crawler_tick(d->crawler, now);
 	/* Searches waiting for budget get another go.  A step may end its search, and the done
 	 * callback may cancel or start others, so the next one is found again by id. */
 	for (struct search *s = d->searches; s;) {
@@ -1431,14 +1437,8 @@ BT_DHT_EXTERN unsigned int bt_dht_tick(bt_dht *d, uint64_t now)
 		s = next_id ? search_find(d, next_id) : NULL;
 	}
 	tick_maintenance(d, now);
-	unsigned wait = 1000;
-	if (d->npending || d->searches)
+	if ((d->npending || d->searches) && wait > 100)
 		wait = 100;
-	if (d->crawler) {
-		unsigned cw = bt_dht__crawler_tick(d->crawler, now);
-		if (cw < wait)
-			wait = cw;
-	}
 	return wait;
 }
 

@@ -73,8 +73,12 @@ for t in json.load(open(sys.argv[1]))["torrents"]: print(t["infohash"])' "$tmp/m
 "$crawl" --bootstrap "$boot" --bind 127.0.72.1:0 --rate 300 --peer-wait 10 --node-gap 1000 \
 	--duration 150 >"$tmp/crawl.ndjson" 2>"$tmp/crawl.err" &
 crawlpid=$!
-# Until every real infohash is out (or 120 s): then stop it as a user would.
-all() { [ "$(grep -c -F -f "$tmp/real" "$tmp/crawl.ndjson")" -ge 300 ]; }
+# Until every real infohash is out and a passive one too (or 120 s): then stop it as a user
+# would.  Passive lookups run a few at a time, after the sampled ones.
+all() {
+	[ "$(grep -c -F -f "$tmp/real" "$tmp/crawl.ndjson")" -ge 300 ] &&
+		grep -q '"source":"get_peers"' "$tmp/crawl.ndjson"
+}
 wait_for 600 all
 kill -TERM "$crawlpid"
 wait "$crawlpid"
