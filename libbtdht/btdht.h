@@ -349,7 +349,7 @@ BT_DHT_EXTERN int bt_dht_load(bt_dht *dht, const uint8_t *data, size_t len, uint
  *  - get_peers on every new sampled infohash, to the node that sampled it (it stores the peers),
  *    then, if that gave none, an iterative lookup;
  *  - passive: infohashes other nodes announce to us, or ask us for (get_peers: then looked
- *    up, and reported only if the lookup finds a peer);
+ *    up, and reported only if the lookup finds a peer or a node samples or announces it);
  *  - find_node walks: nodes without BEP 51 and, when nothing else is due, random targets, to
  *    find more nodes.
  * Nodes are sanitised: contacts with port 0, our own id, or (unless allow_local) loopback,

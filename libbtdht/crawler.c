@@ -74,6 +74,7 @@ struct pend {
 	uint8_t src;   /* bt_dht_source */
 	uint8_t npeers;
 	bool passive_lookup; /* a running lookup counted in passive_lookups */
+	bool confirmed;      /* sampled or announced too: reported even without peers */
 	bt_addr *peers;      /* max_peers slots */
 };
 
@@ -102,6 +103,8 @@ struct bt_dht_crawler {
 	uint32_t npend_slots, max_peers_cap;
 	uint64_t head, next; /* oldest possibly waiting seq, next seq */
 	uint64_t *work;      /* ring of seqs that need a query sent */
+	uint64_t *pidx;      /* the waiting items by infohash: seqs, 0 empty (linear probing) */
+	uint32_t npidx;      /* a power of two, at least twice max_pending */
 	uint64_t whead, wtail;
 	uint64_t lookups_blocked_until;
 	uint64_t work_idle_until; /* no queued item can be sent before then */
@@ -427,9 +430,52 @@ static struct pend *pend_get(bt_dht_crawler *c, uint64_t seq)
 	return p->seq == seq && p->state != P_FREE ? p : NULL;
 }
 
+static uint32_t pidx_home(const bt_dht_crawler *c, const bt_id *ih)
+{
+	return (uint32_t)bt_siphash24(c->key[1], c->key[0], ih->b, BT_ID_LEN) & (c->npidx - 1);
+}
+
+/* The item waiting for peers of @ih, or NULL. */
+static struct pend *pend_find(bt_dht_crawler *c, const bt_id *ih)
+{
+	for (uint32_t i = pidx_home(c, ih);; i = (i + 1) & (c->npidx - 1)) {
+		if (!c->pidx[i])
+			return NULL;
+		struct pend *p = pend_get(c, c->pidx[i]);
+		if (p && bt_id_eq(&p->ih, ih))
+			return p;
+	}
+}
+
+static void pidx_add(bt_dht_crawler *c, const struct pend *p)
+{
+	uint32_t i = pidx_home(c, &p->ih);
+	while (c->pidx[i])
+		i = (i + 1) & (c->npidx - 1);
+	c->pidx[i] = p->seq;
+}
+
+/* Removes @p's entry, shifting back the entries after it that probed past it. */
+static void pidx_del(bt_dht_crawler *c, const struct pend *p)
+{
+	uint32_t m = c->npidx - 1, i = pidx_home(c, &p->ih);
+	while (c->pidx[i] != p->seq)
+		i = (i + 1) & m;
+	for (uint32_t j = (i + 1) & m; c->pidx[j]; j = (j + 1) & m) {
+		uint32_t home = pidx_home(c, &c->pend[c->pidx[j] % c->npend_slots].ih);
+		/* The entry at j may move to the hole at i unless its home lies in (i, j]. */
+		if (((j - home) & m) >= ((j - i) & m)) {
+			c->pidx[i] = c->pidx[j];
+			i = j;
+		}
+	}
+	c->pidx[i] = 0;
+}
+
 /* Ends @p: reported with the peers it has. */
 static void pend_finish(bt_dht_crawler *c, struct pend *p)
 {
+	pidx_del(c, p);
 	if (p->state == P_LOOKING && c->d)
 		bt_dht_search_cancel(c->d, p->search_id);
 	if (p->passive_lookup) {
@@ -440,7 +486,7 @@ static void pend_finish(bt_dht_crawler *c, struct pend *p)
 	c->st.pending--;
 	/* Nodes ask get_peers for random targets to fill their tables: an infohash heard that way
 	 * is a torrent only if someone has it. */
-	if (p->src == BT_DHT_SRC_GET_PEERS && !p->npeers)
+	if (p->src == BT_DHT_SRC_GET_PEERS && !p->npeers && !p->confirmed)
 		c->st.unconfirmed++;
 	else
 		report(c, &p->ih, (bt_dht_source)p->src, &p->from, p->peers, p->npeers, p->found);
@@ -501,11 +547,34 @@ static void pend_new(bt_dht_crawler *c, const bt_id *ih, bt_dht_source src, cons
 	p->started = 0;
 	p->search_id = 0;
 	p->passive_lookup = false;
+	p->confirmed = false;
 	p->state = ask_from ? P_ASK : P_LOOKUP;
 	p->src = (uint8_t)src;
 	p->npeers = 0;
 	c->st.pending++;
+	pidx_add(c, p);
 	work_push(c, seq, true);
+}
+
+/* @ih, already waiting as @p, is heard of again.  An announce brings its peer: reported now.  A
+ * sample confirms an infohash only asked for, and names a node that has its peers: an item
+ * still queued for a lookup asks that node instead. */
+static void pend_again(bt_dht_crawler *c, struct pend *p, bt_dht_source src, const bt_addr *from,
+                       const bt_addr *peer)
+{
+	if (peer) {
+		pend_add_peer(c, p, peer);
+		pend_finish(c, p);
+		return;
+	}
+	if (src != BT_DHT_SRC_SAMPLE || p->src != BT_DHT_SRC_GET_PEERS || p->confirmed)
+		return;
+	p->confirmed = true;
+	if (p->state == P_LOOKUP && from) {
+		p->state = P_ASK;
+		p->from = *from;
+		c->work_idle_until = 0;
+	}
 }
 
 /* An infohash from @from: new ones are looked up or reported. */
@@ -514,6 +583,9 @@ static void discover(bt_dht_crawler *c, const bt_id *ih, bt_dht_source src, cons
 {
 	if (seen_check_add(c, ih)) {
 		c->st.repeats++;
+		struct pend *p = pend_find(c, ih);
+		if (p)
+			pend_again(c, p, src, from, peer);
 		return;
 	}
 	if (c->o.is_known && c->o.is_known(ih->b, c->o.cb_ud)) {
@@ -1013,7 +1085,11 @@ BT_DHT_EXTERN int bt_dht_crawler_new(bt_dht_crawler **out, bt_dht *d,
 	c->pend = calloc(c->npend_slots, sizeof(*c->pend));
 	c->peerbuf = calloc((size_t)c->npend_slots * c->max_peers_cap, sizeof(*c->peerbuf));
 	c->work = calloc(c->npend_slots, sizeof(*c->work));
-	if (!c->nodes || !c->slots || !c->heap || !c->pend || !c->peerbuf || !c->work ||
+	c->npidx = 2;
+	while (c->npidx < 2 * (uint64_t)c->npend_slots)
+		c->npidx *= 2;
+	c->pidx = calloc(c->npidx, sizeof(*c->pidx));
+	if (!c->nodes || !c->slots || !c->heap || !c->pend || !c->peerbuf || !c->work || !c->pidx ||
 	    bloom_init(&c->seen[0], c->o.seen_capacity) < 0 ||
 	    bloom_init(&c->seen[1], c->o.seen_capacity) < 0) {
 		c->d = NULL;
@@ -1053,6 +1129,7 @@ BT_DHT_EXTERN void bt_dht_crawler_free(bt_dht_crawler *c)
 	free(c->pend);
 	free(c->peerbuf);
 	free(c->work);
+	free(c->pidx);
 	free(c->seen[0].bits);
 	free(c->seen[1].bits);
 	free(c);
@@ -1113,6 +1190,6 @@ BT_DHT_EXTERN int bt_dht_crawler_get_stats(const bt_dht_crawler *c, bt_dht_crawl
 	    (uint64_t)c->nslots * sizeof(*c->slots) + (uint64_t)c->max_nodes * sizeof(*c->heap) +
 	    (uint64_t)c->npend_slots *
 	        (sizeof(*c->pend) + sizeof(*c->work) + c->max_peers_cap * sizeof(bt_addr)) +
-	    (c->seen[0].nbits + c->seen[1].nbits) / 8;
+	    (uint64_t)c->npidx * sizeof(*c->pidx) + (c->seen[0].nbits + c->seen[1].nbits) / 8;
 	return 0;
 }

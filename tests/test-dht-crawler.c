@@ -1159,6 +1159,71 @@ START_TEST(test_pending_overflow)
 }
 END_TEST
 
+/* Sends our engine a query from fake node @f: get_peers (no @token) or announce_peer of @ih;
+ * returns our answer's token in @tok (get_peers). */
+static size_t query_from(int f, const bt_id *ih, const uint8_t *token, size_t tlen, uint8_t *tok)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = bt_addr_to_sockaddr(&w.f[f].addr, &ss);
+	uint8_t mem[1500];
+	bt_buf b;
+	bt_dht__krpc_msg q;
+	memset(&q, 0, sizeof(q));
+	q.kind = BT_DHT__KRPC_QUERY;
+	q.method = token ? BT_DHT__KRPC_M_ANNOUNCE_PEER : BT_DHT__KRPC_M_GET_PEERS;
+	q.t = (const uint8_t *)"q1";
+	q.tlen = 2;
+	q.has_id = true;
+	q.id = w.f[f].id;
+	q.has_info_hash = true;
+	q.info_hash = *ih;
+	q.port = 7001;
+	q.token = token;
+	q.token_len = tlen;
+	bt_buf_init_fixed(&b, mem, sizeof(mem));
+	ck_assert_int_eq(bt_dht__krpc_encode(&b, &q), 0);
+	w.ninbox = 0;
+	ck_assert_int_eq(bt_dht_input(w.dht, b.data, b.len, (struct sockaddr *)&ss, sl, w.now), 0);
+	ck_assert_int_eq(w.ninbox, 1);
+	bt_dht__krpc_msg r;
+	ck_assert_int_eq(bt_dht__krpc_parse(&r, w.inbox[0], w.inbox_len[0]), 0);
+	if (token || !r.token)
+		return 0;
+	memcpy(tok, r.token, r.token_len);
+	return r.token_len;
+}
+
+/* An infohash waiting for its lookup (only asked for) is announced: reported at once, once,
+ * with the announced peer; the lookup's end reports nothing more. */
+START_TEST(test_passive_then_announce)
+{
+	world_init();
+	int p = fake_add(FK_BEP51);
+	w.f[p].hide = 1;
+	world_start(NULL, NULL);
+	bootstrap(p);
+	run(3000);
+	bt_id ih;
+	rnd_id(&ih);
+	uint8_t tok[64];
+	size_t tlen = query_from(p, &ih, NULL, 0, tok);
+	ck_assert_uint_gt(tlen, 0);
+	ck_assert_uint_eq(cstats().pending, 1); /* its lookup starts on the next tick */
+	ck_assert_uint_eq(w.nd, 0);
+	query_from(p, &ih, tok, tlen, NULL);
+	ck_assert_uint_eq(w.nd, 1);
+	size_t cnt;
+	const struct disc *d = disc_find(&ih, &cnt);
+	ck_assert_uint_eq(cnt, 1);
+	ck_assert_int_eq(d->src, BT_DHT_SRC_GET_PEERS);
+	ck_assert_uint_eq(d->npeers, 1);
+	ck_assert_uint_eq(cstats().pending, 0);
+	run(40000);
+	ck_assert_uint_eq(w.nd, 1);
+	world_free();
+}
+END_TEST
+
 /* Options: checked, changed at run time; one crawler per node; freeing in either order. */
 START_TEST(test_options)
 {
@@ -1334,6 +1399,7 @@ static Suite *crawler_suite(void)
 	tcase_add_test(tc, test_passive);
 	tcase_add_test(tc, test_flush);
 	tcase_add_test(tc, test_pending_overflow);
+	tcase_add_test(tc, test_passive_then_announce);
 	tcase_add_test(tc, test_options);
 	tcase_add_test(tc, test_free_node_first);
 	tcase_add_test(tc, test_seen_bound);
